@@ -1,0 +1,1 @@
+"""The `evcharge` command: one console script, a subcommand per program."""

@@ -1,0 +1,26 @@
+import evwire
+
+VECTOR_MSG = {
+    "type": "health_check_request",
+    "message_id": "00000000-0000-4000-8000-000000000000",
+    "id": "CP1",
+}
+VECTOR_FRAME = (
+    "0056a3626964634350316474797065746865616c74685f636865636b5f726571756573746a6d6573"
+    "736167655f6964782430303030303030302d303030302d343030302d383030302d3030303030303030"
+    "30303030d1ed00"
+)
+
+
+def test_architecture_frame_vector():
+    assert evwire.encode_frame(VECTOR_MSG).hex() == VECTOR_FRAME
+    assert len(bytes.fromhex(VECTOR_FRAME)) == 88
+
+
+def test_crc_check_value():
+    assert evwire.crc16_ccitt_false(b"123456789") == 0x29B1
+
+
+def test_vector_decodes():
+    dec = evwire.FrameDecoder()
+    assert dec.feed(bytes.fromhex(VECTOR_FRAME)) == [VECTOR_MSG]
