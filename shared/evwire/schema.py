@@ -20,6 +20,7 @@ SCHEMA = {
         ("cp_id:str", "session_id:str"),
         ("timestamp:int", "reason:str"),
     ),
+    t.CHARGE_COMPLETION_ACK: (("session_id:str",), ("cp_id:str",)),
     # Engine -> Monitor
     t.HEALTH_CHECK_RESPONSE: (
         ("status:str", "engine_status:str", "is_charging:bool"),

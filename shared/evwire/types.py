@@ -5,6 +5,7 @@
 HEALTH_CHECK_REQUEST = "health_check_request"
 START_CHARGING_COMMAND = "start_charging_command"
 STOP_CHARGING_COMMAND = "stop_charging_command"
+CHARGE_COMPLETION_ACK = "charge_completion_ack"
 
 # Engine -> Monitor (charging_data / charge_completion also go on to Kafka)
 HEALTH_CHECK_RESPONSE = "health_check_response"

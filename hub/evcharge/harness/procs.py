@@ -1,0 +1,144 @@
+"""Start, watch and stop the network's processes (real processes, real sockets)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_port(host: str, port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(host, port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {host}:{port} opened")
+        time.sleep(0.05)
+    raise TimeoutError(f"{host}:{port} did not open within {timeout}s")
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1, what: str = "condition"):
+    """Poll predicate() until truthy; return its value or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached within {timeout}s (last: {last!r})")
+
+
+def bin_path(name: str) -> str:
+    """A console script or binary installed beside this interpreter (the venv)."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def micropython_binary() -> str:
+    return bin_path("micropython")
+
+
+class Proc:
+    def __init__(self, name: str, popen: subprocess.Popen, log_path: Path):
+        self.name = name
+        self.popen = popen
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def kill(self):
+        """SIGKILL, as a crash: no clean-up runs in the process."""
+        if self.alive():
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.popen.wait(10)
+
+    def terminate(self, timeout: float = 10.0) -> int | None:
+        if self.alive():
+            try:
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.popen.returncode
+
+
+class ProcessGroup:
+    """Processes started for one test, demo or benchmark; all stopped at close().
+
+    Each process runs in its own process group (so killing it kills its
+    children too, e.g. an Engine's simulator) and logs to a file in log_dir.
+    """
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.procs: list[Proc] = []
+
+    def start(self, name: str, argv: list[str], env: dict | None = None,
+              cwd: str | Path | None = None, stdin=subprocess.DEVNULL) -> Proc:
+        full_env = dict(os.environ)
+        full_env.setdefault("PYTHONUNBUFFERED", "1")
+        if env:
+            full_env.update(env)
+        n = sum(1 for p in self.procs if p.name == name)
+        log_path = self.log_dir / (f"{name}.log" if n == 0 else f"{name}.{n}.log")
+        log_file = open(log_path, "ab")
+        popen = subprocess.Popen(
+            argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=stdin, env=full_env,
+            cwd=str(cwd or ROOT), start_new_session=True,
+        )
+        log_file.close()
+        proc = Proc(name, popen, log_path)
+        self.procs.append(proc)
+        return proc
+
+    def evcharge(self, name: str, args: list[str], **kw) -> Proc:
+        return self.start(name, [bin_path("evcharge"), *args], **kw)
+
+    def dump_logs(self, stream=sys.stderr, tail: int = 60):
+        for p in self.procs:
+            lines = p.log().splitlines()[-tail:]
+            stream.write(f"----- {p.name} (pid {p.pid}, rc {p.popen.poll()}) -----\n")
+            stream.write("\n".join(lines) + "\n")
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.terminate(timeout=5)

@@ -1,0 +1,41 @@
+"""Kafka topic and group names, with an optional namespace prefix.
+
+EVCHARGE_KAFKA_NAMESPACE (default empty) prefixes every topic and consumer
+group, so that several networks (or parallel tests) can share one broker.
+Every tier asks this module for names; none spells a topic itself.
+"""
+from __future__ import annotations
+
+import os
+
+from evwire import types as t
+
+ENV_NAMESPACE = "EVCHARGE_KAFKA_NAMESPACE"
+
+
+def namespace() -> str:
+    return os.environ.get(ENV_NAMESPACE, "")
+
+
+def cp_events() -> str:
+    return namespace() + t.TOPIC_CP_EVENTS
+
+
+def driver_events() -> str:
+    return namespace() + t.TOPIC_DRIVER_EVENTS
+
+
+def driver_requests() -> str:
+    return namespace() + t.TOPIC_DRIVER_REQUESTS
+
+
+def central_group() -> str:
+    return namespace() + t.CENTRAL_GROUP
+
+
+def driver_group(driver_id: str) -> str:
+    return namespace() + "evcharge-driver-" + driver_id
+
+
+def all_topics() -> list[str]:
+    return [cp_events(), driver_events(), driver_requests()]
