@@ -1,0 +1,149 @@
+"""Kafka clients configured the one way the network uses them.
+
+Producers: acks=all, idempotent (no duplicates from retries, order kept per key).
+Consumers: no auto-commit (commit after the record's effect is stored),
+explicit partition assignment resumed from the group's committed offsets:
+one consumer per group in this system (one Central, one process per driver),
+and it avoids slow group rebalances on small brokers.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+DEFAULT_PARTITIONS = 6
+
+
+class KafkaUnavailable(RuntimeError):
+    """The broker could not be reached in time."""
+
+
+def producer_config(bootstrap: str, client_id: str = "evcharge") -> dict:
+    return {
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 5,
+        "message.timeout.ms": 0,  # never give up on a record: delivery or process death
+        "socket.keepalive.enable": True,
+        "reconnect.backoff.max.ms": 2000,
+        "log_level": 3,
+    }
+
+
+def make_producer(bootstrap: str, client_id: str = "evcharge", **overrides) -> Producer:
+    conf = producer_config(bootstrap, client_id)
+    conf.update(overrides)
+    return Producer(conf)
+
+
+def consumer_config(bootstrap: str, group_id: str, client_id: str = "evcharge") -> dict:
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id,
+        "client.id": client_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        "reconnect.backoff.max.ms": 2000,
+        "log_level": 3,
+    }
+
+
+def admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+
+
+def wait_broker(bootstrap: str, timeout: float = 20.0) -> None:
+    """Return once the broker answers a metadata request; KafkaUnavailable otherwise."""
+    deadline = time.monotonic() + timeout
+    client = admin(bootstrap)
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            client.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
+            return
+        except KafkaException as exc:
+            last = exc
+            time.sleep(0.2)
+    raise KafkaUnavailable(f"Kafka broker at {bootstrap} not reachable within {timeout}s ({last})")
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[str],
+                  partitions: int = DEFAULT_PARTITIONS, timeout: float = 20.0) -> None:
+    """Create the topics that do not exist yet (idempotent; races with others are fine)."""
+    client = admin(bootstrap)
+    wait_broker(bootstrap, timeout)
+    existing = set(client.list_topics(timeout=timeout).topics)
+    missing = [t for t in topics if t not in existing]
+    if not missing:
+        return
+    futures = client.create_topics(
+        [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing],
+        operation_timeout=timeout,
+    )
+    for fut in futures.values():
+        try:
+            fut.result(timeout)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
+                raise
+    # Wait until metadata shows them with leaders (new topics take a moment).
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        md = client.list_topics(timeout=timeout).topics
+        if all(t in md and md[t].partitions and not md[t].error for t in missing):
+            return
+        time.sleep(0.1)
+
+
+class AssignedConsumer:
+    """A consumer of whole topics with explicit assignment and group offsets.
+
+    It assigns every partition of `topics`, starting from the offsets committed
+    for `group_id` (or the earliest), and commits synchronously when told.
+    Only one instance per group may run at a time (true in this system).
+    """
+
+    def __init__(self, bootstrap: str, group_id: str, topics: list[str],
+                 client_id: str = "evcharge", timeout: float = 20.0):
+        self.consumer = Consumer(consumer_config(bootstrap, group_id, client_id))
+        md = self.consumer.list_topics(timeout=timeout)
+        parts: list[TopicPartition] = []
+        for topic in topics:
+            tmd = md.topics.get(topic)
+            if tmd is None or not tmd.partitions:
+                raise KafkaUnavailable(f"topic {topic} does not exist (ensure_topics first)")
+            parts.extend(TopicPartition(topic, p) for p in sorted(tmd.partitions))
+        committed = self.consumer.committed(parts, timeout=timeout)
+        start = []
+        for tp in committed:
+            # OFFSET_INVALID (-1001) means nothing committed: start at the beginning.
+            offset = tp.offset if tp.offset >= 0 else -2  # -2 = OFFSET_BEGINNING
+            start.append(TopicPartition(tp.topic, tp.partition, offset))
+        self.consumer.assign(start)
+
+    def poll(self, timeout: float = 0.5) -> Message | None:
+        msg = self.consumer.poll(timeout)
+        if msg is None or msg.error():
+            return None
+        return msg
+
+    def consume(self, max_messages: int = 500, timeout: float = 0.5) -> list[Message]:
+        msgs = self.consumer.consume(max_messages, timeout)
+        return [m for m in msgs if not m.error()]
+
+    def commit(self, msg: Message) -> None:
+        """Commit past `msg` (synchronously): call after its effect is stored."""
+        self.consumer.commit(message=msg, asynchronous=False)
+
+    def commit_offsets(self, offsets: list[TopicPartition]) -> None:
+        if offsets:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def close(self) -> None:
+        self.consumer.close()
