@@ -1,0 +1,155 @@
+"""Write docs/PROTOCOL.md from the code's own catalogue (shared/evwire/schema.py).
+
+Field lists come from evwire.schema.SCHEMA; who sends what over which link is
+kept here in ROUTES. A test fails when a catalogue type has no route or when
+the committed docs/PROTOCOL.md differs from this script's output, so the
+document cannot drift from the code.
+
+    python tools/gen_protocol_doc.py > docs/PROTOCOL.md     (or: make docs)
+"""
+from __future__ import annotations
+
+import sys
+
+from evwire import types as t
+from evwire.framing import DEFAULT_MAX
+from evwire.schema import SCHEMA, fields_of
+
+# type -> (sender, receiver, transport, when)
+ROUTES: dict[str, tuple[str, str, str, str]] = {
+    t.HEALTH_CHECK_REQUEST: ("Monitor", "Engine", "Engine link", "every second (configurable)"),
+    t.START_CHARGING_COMMAND: ("Central -> Monitor", "Engine", "socket, Engine link",
+                               "a charge request was accepted; message_id = the request's"),
+    t.STOP_CHARGING_COMMAND: ("Central -> Monitor", "Engine", "socket, Engine link",
+                              "a driver, the operator or the system stops charging"),
+    t.CHARGE_COMPLETION_ACK: ("Monitor", "Engine", "Engine link",
+                              "the completion is committed in the Monitor's outbox"),
+    t.HEALTH_CHECK_RESPONSE: ("Engine", "Monitor", "Engine link", "reply to a health check"),
+    t.COMMAND_RESPONSE: ("Engine -> Monitor", "Central", "Engine link, socket",
+                         "reply to a command; the Monitor adds cp_id and command"),
+    t.CHARGING_DATA: ("Engine -> Monitor -> Central", "Driver", "Engine link, Kafka",
+                      "every second while charging"),
+    t.CHARGE_COMPLETION: ("Engine -> Monitor -> Central", "Driver", "Engine link, Kafka",
+                          "once when a session ends (re-sent until acknowledged)"),
+    t.ERROR_RESPONSE: ("any tier", "the sender", "any link", "a message could not be handled"),
+    t.LOCAL_CHARGE_REQUEST: ("Engine -> Monitor", "Central", "Engine link, socket",
+                             "a driver asks at the charge point (menu or card)"),
+    t.AUTH_REQUEST: ("Monitor", "Central", "socket", "first message on every connection"),
+    t.AUTH_RESPONSE: ("Central", "Monitor", "socket", "reply to auth_request"),
+    t.REGISTER_REQUEST: ("Monitor", "Central", "socket", "after a successful auth"),
+    t.REGISTER_RESPONSE: ("Central", "Monitor", "socket", "reply to register_request"),
+    t.HEARTBEAT_REQUEST: ("Monitor", "Central", "socket", "every second (configurable)"),
+    t.HEARTBEAT_RESPONSE: ("Central", "Monitor", "socket", "reply to heartbeat_request"),
+    t.STATUS_UPDATE: ("Monitor", "Central", "socket", "the CP's status changed"),
+    t.FAULT_NOTIFICATION: ("Monitor", "Central", "socket", "the Engine failed or is unreachable"),
+    t.RECOVERY_NOTIFICATION: ("Monitor", "Central", "socket", "the Engine is healthy again"),
+    t.STOP_CP_COMMAND: ("Central", "Monitor", "socket", "an operator takes the CP out of service"),
+    t.RESUME_CP_COMMAND: ("Central", "Monitor", "socket", "an operator puts it back"),
+    t.LOCAL_CHARGE_RESPONSE: ("Central -> Monitor", "Engine", "socket, Engine link",
+                              "reply to local_charge_request"),
+    t.CHARGE_REQUEST: ("Driver", "Central", "socket (Kafka fallback)", "a driver asks to charge"),
+    t.STOP_CHARGING_REQUEST: ("Driver", "Central", "socket (Kafka fallback)",
+                              "a driver stops early"),
+    t.AVAILABLE_CPS_REQUEST: ("Driver", "Central", "socket (Kafka fallback)",
+                              "a driver lists charge points"),
+    t.SESSION_HISTORY_REQUEST: ("Driver", "Central", "socket (Kafka fallback)",
+                                "a driver's past and running sessions"),
+    t.CHARGE_REQUEST_RESPONSE: ("Central", "Driver", "socket (Kafka if asked by Kafka)",
+                                "reply to charge_request"),
+    t.STOP_CHARGING_RESPONSE: ("Central", "Driver", "socket (Kafka if asked by Kafka)",
+                               "reply to stop_charging_request"),
+    t.AVAILABLE_CPS_RESPONSE: ("Central", "Driver", "socket (Kafka if asked by Kafka)",
+                               "reply to available_cps_request"),
+    t.SESSION_HISTORY_RESPONSE: ("Central", "Driver", "socket (Kafka if asked by Kafka)",
+                                 "reply to session_history_request"),
+    t.CHARGING_STATUS_UPDATE: ("Central", "Driver", "Kafka", "with each charging_data, and on "
+                               "faults, failed starts and operator stops"),
+    t.CHARGE_COMPLETION_NOTIFICATION: ("Central", "Driver", "Kafka",
+                                       "alias of charge_completion the Driver also accepts"),
+    t.MANUAL_COMMAND: ("Admin", "Central", "socket", "operator command"),
+    t.MANUAL_COMMAND_RESPONSE: ("Central", "Admin", "socket", "reply to manual_command"),
+}
+
+KIND_TEXT = {"str": "text", "int": "integer", "num": "number", "bool": "boolean",
+             "list": "list", "map": "map", "any": "any"}
+
+
+def field_cell(name: str, kind: str, nullable: bool) -> str:
+    return f"`{name}` ({KIND_TEXT[kind]}{', or null' if nullable else ''})"
+
+
+def render() -> str:
+    missing = sorted(set(SCHEMA) - set(ROUTES))
+    if missing:
+        raise SystemExit(f"gen_protocol_doc: no route for {', '.join(missing)}")
+    out = [
+        "# The evcharge protocol",
+        "",
+        "Generated by `tools/gen_protocol_doc.py` from `shared/evwire/schema.py` (`make docs`);",
+        "do not edit by hand. Every message is a CBOR map with `type` and `message_id`",
+        "(UUID4 text) besides the fields below. Unknown extra fields are tolerated.",
+        "",
+        "## Frame",
+        "",
+        "```",
+        "0x00 | COBS( PAYLOAD | CRC ) | 0x00",
+        "```",
+        "",
+        "PAYLOAD: one CBOR map, deterministic",
+        "(byte-identical to `cbor2.dumps(msg, canonical=True)`).",
+        "CRC: CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor) of the",
+        "payload, big-endian. COBS removes every 0x00, so 0x00 only delimits frames.",
+        "Receivers drop",
+        f"(and count) frames with bad COBS, a CRC mismatch or a payload over {DEFAULT_MAX} bytes.",
+        "The same payload bytes are the value of a Kafka record.",
+        "",
+        "## Charge point authentication",
+        "",
+        "`auth_request.mac` = lowercase hex HMAC-SHA256, keyed with the CP's secret (UTF-8), of",
+        "the text `auth_request|{cp_id}|{timestamp}|{nonce}`; `nonce` is 32 hex characters.",
+        "Central rejects an unknown CP, a bad MAC, a timestamp more than 120 s off and a nonce",
+        "already used, then closes the connection.",
+        "",
+        "## Kafka topics",
+        "",
+        "| topic | producer | consumer | key | records |",
+        "|---|---|---|---|---|",
+        f"| `{t.TOPIC_CP_EVENTS}` | Monitors | Central (group `{t.CENTRAL_GROUP}`) | cp_id |"
+        " charging_data, charge_completion |",
+        f"| `{t.TOPIC_DRIVER_EVENTS}` | Central | each Driver (own group) | driver_id |"
+        " charging_data, charging_status_update, charge_completion, answers to Kafka requests |",
+        f"| `{t.TOPIC_DRIVER_REQUESTS}` | Drivers (fallback) | Central | driver_id |"
+        " charge_request, stop_charging_request, available_cps_request, session_history_request |",
+        "",
+        "`EVCHARGE_KAFKA_NAMESPACE` prefixes every topic and group name.",
+        "",
+        "## Messages",
+        "",
+        "| type | from | to | link | when | required fields | optional fields |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for msg_type in sorted(SCHEMA):
+        sender, receiver, link, when = ROUTES[msg_type]
+        fields = fields_of(msg_type)
+        req = ", ".join(field_cell(n, k, nl) for n, k, nl, r in fields if r) or "-"
+        opt = ", ".join(field_cell(n, k, nl) for n, k, nl, r in fields if not r) or "-"
+        out.append(f"| `{msg_type}` | {sender} | {receiver} | {link} | {when} | {req} | {opt} |")
+    out += [
+        "",
+        "## Conventions",
+        "",
+        "- `*_request` expects a `*_response` with the request's `message_id`, `status`",
+        "  (`success` or `failure`) and `message`; `error` explains a failure.",
+        "- Commands (`*_command`) are answered with `command_response`.",
+        "- Notifications (`*_notification`, `charging_data`, `charge_completion`, `status_update`)",
+        "  get no response, except that the Monitor acknowledges a completion to its Engine with",
+        "  `charge_completion_ack` once it is stored durably.",
+        "- A message that cannot be handled is answered with `error_response` naming the problem,",
+        "  e.g. `charge_request: missing field 'cp_id'`.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())
