@@ -4,11 +4,28 @@
 # text, bytes, integers within 64 bits, floats in their shortest exact form
 # (half, single or double), true/false/null. The golden vectors in
 # tests/vectors prove byte equality on both interpreters.
+#
+# Portability notes (each found by the vector tests on micropython):
+# - struct '>e' is not used: MicroPython's half-float packer rounds some
+#   subnormals wrongly and turns overflow into NaN, and some ports lack 'e'.
+#   Half precision is derived from the float32 bits instead.
+# - MicroPython's str(bytes, "utf-8") accepts overlong forms, surrogates and
+#   code points past U+10FFFF; the decoder checks non-ASCII text itself so
+#   both interpreters reject the same payloads.
+# - isinstance(True, int) is False on MicroPython, True on CPython: bools are
+#   tested first, by identity.
+import math
 import struct
 
 from evwire.errors import DecodeError
 
 MAX_DEPTH = 16  # nesting bound: a hostile payload cannot exhaust the stack
+
+# Encoded text keys, reused across messages: the wire's field names repeat in
+# every message, and sorting needs their encoding. Bounded so a peer sending
+# random keys cannot grow it.
+_KEY_CACHE_MAX = 256
+_key_cache = {}
 
 
 def _head(out, major, n):
@@ -31,24 +48,76 @@ def _head(out, major, n):
         raise ValueError("integer out of 64-bit range")
 
 
+def _half_bits(single):
+    """float32 bits -> half bits if the value is exactly a half, else None."""
+    sign = (single >> 16) & 0x8000
+    exp = (single >> 23) & 0xFF
+    mant = single & 0x7FFFFF
+    if exp == 0:
+        # +-0 is a half; float32 subnormals are far below the half range.
+        return sign if mant == 0 else None
+    e = exp - 127
+    if -14 <= e <= 15:
+        if mant & 0x1FFF:
+            return None
+        return sign | ((e + 15) << 10) | (mant >> 13)
+    if -24 <= e < -14:
+        # Half subnormal: value = m * 2**-24, m = (1.mant) >> (-1 - e).
+        full = mant | 0x800000
+        shift = -1 - e
+        if full & ((1 << shift) - 1):
+            return None
+        return sign | (full >> shift)
+    return None
+
+
 def _float(out, value):
-    if value != value:  # NaN: canonical half-precision quiet NaN
+    if value != value:  # NaN: cbor2 emits the canonical half quiet NaN
         out.extend(b"\xf9\x7e\x00")
         return
-    if value in (float("inf"), float("-inf")):
+    if value == math.inf or value == -math.inf:
         out.extend(b"\xf9\x7c\x00" if value > 0 else b"\xf9\xfc\x00")
         return
-    for code, fmt in ((0xF9, ">e"), (0xFA, ">f")):
-        try:
-            packed = struct.pack(fmt, value)
-        except (OverflowError, ValueError):
-            continue
-        if struct.unpack(fmt, packed)[0] == value:
-            out.append(code)
-            out.extend(packed)
-            return
-    out.append(0xFB)
-    out.extend(struct.pack(">d", value))
+    try:
+        packed = struct.pack(">f", value)
+        exact = struct.unpack(">f", packed)[0] == value
+    except OverflowError:  # CPython; MicroPython packs inf, caught by `exact`
+        exact = False
+    if not exact:
+        out.append(0xFB)
+        out.extend(struct.pack(">d", value))
+        return
+    half = _half_bits(struct.unpack(">I", packed)[0])
+    if half is None:
+        out.append(0xFA)
+        out.extend(packed)
+    else:
+        out.append(0xF9)
+        out.append(half >> 8)
+        out.append(half & 0xFF)
+
+
+def _half_value(bits):
+    sign = -1.0 if bits & 0x8000 else 1.0
+    exp = (bits >> 10) & 0x1F
+    mant = bits & 0x3FF
+    if exp == 0:
+        return sign * math.ldexp(mant, -24)
+    if exp == 0x1F:
+        return sign * math.inf if mant == 0 else math.nan
+    return sign * math.ldexp(mant | 0x400, exp - 25)
+
+
+def _key_bytes(key, depth):
+    cached = _key_cache.get(key) if isinstance(key, str) else None
+    if cached is not None:
+        return cached
+    kb = bytearray()
+    _encode(kb, key, depth)
+    kb = bytes(kb)
+    if isinstance(key, str) and len(_key_cache) < _KEY_CACHE_MAX:
+        _key_cache[key] = kb
+    return kb
 
 
 def _encode(out, obj, depth):
@@ -80,11 +149,12 @@ def _encode(out, obj, depth):
             _encode(out, item, depth + 1)
     elif isinstance(obj, dict):
         # Canonical order: by encoded key, shorter first, then bytewise.
+        # Two distinct keys never encode alike, so the sort never compares
+        # the keys themselves.
         pairs = []
         for key in obj:
-            kb = bytearray()
-            _encode(kb, key, depth + 1)
-            pairs.append((len(kb), bytes(kb), key))
+            kb = _key_bytes(key, depth + 1)
+            pairs.append((len(kb), kb, key))
         pairs.sort()
         _head(out, 5, len(pairs))
         for _n, kb, key in pairs:
@@ -98,6 +168,42 @@ def dumps(obj):
     out = bytearray()
     _encode(out, obj, 0)
     return bytes(out)
+
+
+def check_utf8(raw):
+    """Raise DecodeError unless raw is well-formed UTF-8 (RFC 3629)."""
+    i = 0
+    n = len(raw)
+    while i < n:
+        b = raw[i]
+        if b < 0x80:
+            i += 1
+            continue
+        # (continuation count, allowed range of the second byte)
+        if 0xC2 <= b <= 0xDF:
+            need, lo, hi = 1, 0x80, 0xBF
+        elif b == 0xE0:
+            need, lo, hi = 2, 0xA0, 0xBF  # no overlong 3-byte forms
+        elif b == 0xED:
+            need, lo, hi = 2, 0x80, 0x9F  # no UTF-16 surrogates
+        elif 0xE1 <= b <= 0xEF:
+            need, lo, hi = 2, 0x80, 0xBF
+        elif b == 0xF0:
+            need, lo, hi = 3, 0x90, 0xBF  # no overlong 4-byte forms
+        elif 0xF1 <= b <= 0xF3:
+            need, lo, hi = 3, 0x80, 0xBF
+        elif b == 0xF4:
+            need, lo, hi = 3, 0x80, 0x8F  # nothing past U+10FFFF
+        else:
+            raise DecodeError("invalid UTF-8 in CBOR text")
+        if i + need >= n:  # the sequence runs past the end
+            raise DecodeError("invalid UTF-8 in CBOR text")
+        if not lo <= raw[i + 1] <= hi:
+            raise DecodeError("invalid UTF-8 in CBOR text")
+        for j in range(i + 2, i + need + 1):
+            if not 0x80 <= raw[j] <= 0xBF:
+                raise DecodeError("invalid UTF-8 in CBOR text")
+        i += need + 1
 
 
 class _Reader:
@@ -135,6 +241,16 @@ def _length(r, info):
     raise DecodeError("unsupported CBOR length (indefinite or reserved)")
 
 
+def _text(raw):
+    try:
+        text = str(raw, "utf-8")
+    except UnicodeError:
+        raise DecodeError("invalid UTF-8 in CBOR text")
+    if len(text) != len(raw):  # non-ASCII: check what MicroPython lets through
+        check_utf8(raw)
+    return text
+
+
 def _decode(r, depth):
     if depth > MAX_DEPTH:
         raise DecodeError("CBOR nested deeper than %d" % MAX_DEPTH)
@@ -149,7 +265,7 @@ def _decode(r, depth):
         if info == 22:
             return None
         if info == 25:
-            return struct.unpack(">e", r.take(2))[0]
+            return _half_value(struct.unpack(">H", r.take(2))[0])
         if info == 26:
             return struct.unpack(">f", r.take(4))[0]
         if info == 27:
@@ -163,12 +279,9 @@ def _decode(r, depth):
     if major == 2:
         return bytes(r.take(n))
     if major == 3:
-        try:
-            return str(r.take(n), "utf-8")
-        except UnicodeError:
-            raise DecodeError("invalid UTF-8 in CBOR text")
+        return _text(r.take(n))
     if major == 4:
-        if n > len(r.data) - r.pos:
+        if n > len(r.data) - r.pos:  # each item takes a byte at least
             raise DecodeError("truncated CBOR")
         return [_decode(r, depth + 1) for _ in range(n)]
     if major == 5:
@@ -177,8 +290,10 @@ def _decode(r, depth):
         out = {}
         for _ in range(n):
             key = _decode(r, depth + 1)
-            if isinstance(key, (list, dict)):
-                raise DecodeError("unhashable CBOR map key")
+            # Text (the wire's), integer or byte keys only: float keys would
+            # merge NaNs, containers are unhashable.
+            if type(key) not in (str, int, bytes):
+                raise DecodeError("unsupported CBOR map key")
             out[key] = _decode(r, depth + 1)
         return out
     raise DecodeError("unsupported CBOR tag")

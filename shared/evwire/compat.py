@@ -57,6 +57,18 @@ def hexlify(data):
     return binascii.hexlify(data).decode()
 
 
+# CRC-16/CCITT-FALSE is binascii.crc_hqx(data, 0xFFFF) on CPython (C speed);
+# MicroPython has no crc_hqx, so evwire.framing falls back to a table.
+crc_hqx = getattr(binascii, "crc_hqx", None)
+
+# cbor2 (C-accelerated, CPython only) or None: evwire.framing then uses the
+# portable evwire.cbor codec, which produces the same bytes.
+try:
+    import cbor2
+except ImportError:
+    cbor2 = None
+
+
 import hashlib
 
 _BLOCK = 64
@@ -79,3 +91,24 @@ def stderr_write(text):
         sys.stderr.write(text)
     except (AttributeError, OSError):
         print(text, end="")
+
+
+def unix_socket_address(path):
+    """The address connect() wants for an AF_UNIX socket at `path`.
+
+    CPython takes the path; the MicroPython unix port wants a packed
+    sockaddr_un (family, native byte order, then the NUL-terminated path).
+    """
+    if not IS_MICROPYTHON:
+        return path
+    import socket
+    import struct
+
+    return struct.pack("H", socket.AF_UNIX) + path.encode() + b"\x00"
+
+
+def stdin_bytes():
+    """A binary stdin whose read(1) never holds back bytes poll() cannot see
+    (CPython's buffered reader would; its raw FileIO does not)."""
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    return getattr(stream, "raw", stream)

@@ -1,10 +1,12 @@
 # Frames: 0x00 | COBS(PAYLOAD | CRC16-CCITT-FALSE big-endian) | 0x00
 # Self-synchronising: 0x00 only ever delimits, so a receiver that lost
 # its place recovers at the next 0x00. Bad frames are dropped and counted.
+from evwire import compat
 from evwire.compat import const
 from evwire.errors import DecodeError
 
 DEFAULT_MAX = const(4096)
+_COBS_BLOCK = const(254)  # data bytes in a full COBS block (code 0xFF)
 
 
 def _make_crc_table():
@@ -20,11 +22,22 @@ def _make_crc_table():
 _CRC_TABLE = _make_crc_table()
 
 
-def crc16_ccitt_false(data, crc=0xFFFF):
+def crc16_portable(data, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE by table, for interpreters without crc_hqx."""
     table = _CRC_TABLE
     for b in data:
         crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ b]
     return crc
+
+
+_crc_hqx = compat.crc_hqx
+
+
+def crc16_ccitt_false(data, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF); 0x29B1 for b"123456789"."""
+    if _crc_hqx is not None:
+        return _crc_hqx(data, crc)
+    return crc16_portable(data, crc)
 
 
 def cobs_encode(data):
@@ -33,15 +46,17 @@ def cobs_encode(data):
     start = 0
     while True:
         # A block holds at most 254 data bytes (code 0xFF) or ends at a zero.
-        end = start
-        limit = start + 254
-        while end < n and end < limit and data[end] != 0:
-            end += 1
+        limit = start + _COBS_BLOCK
+        if limit > n:
+            limit = n
+        end = data.find(b"\x00", start, limit)
+        if end < 0:
+            end = limit
         out.append(end - start + 1)
         out.extend(data[start:end])
-        if end >= n:
+        if end == n:
             break
-        if end == limit:
+        if end - start == _COBS_BLOCK:
             start = end  # full block, no zero consumed
         else:
             start = end + 1  # consumed a zero
@@ -69,29 +84,38 @@ def cobs_decode(data):
     return bytes(out)
 
 
-def _dumps():
+def _codec():
     # cbor2 is C-accelerated on CPython; the portable codec elsewhere. Both
-    # produce identical bytes (proved by the golden vectors).
-    try:
-        import cbor2
-
-        def dumps(obj):
-            return cbor2.dumps(obj, canonical=True)
-
-        def loads(data):
-            try:
-                return cbor2.loads(data)
-            except Exception as exc:  # cbor2 raises several classes; one for us
-                raise DecodeError("invalid CBOR: %s" % exc)
-
-        return dumps, loads
-    except ImportError:
+    # produce identical bytes (proved by the golden vectors), and both raise
+    # ValueError for what they cannot encode, DecodeError for bad input.
+    cbor2 = compat.cbor2
+    if cbor2 is None:
         from evwire import cbor
 
         return cbor.dumps, cbor.loads
+    import io
+
+    def dumps(obj):
+        try:
+            return cbor2.dumps(obj, canonical=True)
+        except cbor2.CBOREncodeError as exc:
+            raise ValueError("cannot encode: %s" % exc)
+
+    def loads(data):
+        stream = io.BytesIO(data)
+        try:
+            value = cbor2.load(stream)
+        except Exception as exc:  # cbor2 raises several classes; one for us
+            raise DecodeError("invalid CBOR: %s" % exc)
+        # cbor2 ignores trailing bytes; the portable codec (and we) do not.
+        if stream.tell() != len(data):
+            raise DecodeError("extra bytes after CBOR value")
+        return value
+
+    return dumps, loads
 
 
-dumps, loads = _dumps()
+dumps, loads = _codec()
 
 
 def encode_frame(msg):
@@ -113,19 +137,31 @@ def decode_payload(frame_body):
     return payload
 
 
-class FrameDecoder:
-    """Feed bytes from any stream; get back decoded messages.
+def frame_bound(max_len):
+    """Longest COBS body a payload of max_len bytes (plus its CRC) can need."""
+    stuffed = max_len + 2
+    return stuffed + stuffed // _COBS_BLOCK + 1
 
-    Never raises from feed(); never holds more than `buffer_bound` bytes while
-    waiting for a delimiter (max_len + 2 CRC bytes + COBS overhead + 1).
-    Bad frames (invalid COBS, CRC mismatch, oversize, not a CBOR map) are
-    dropped and counted in `dropped_frames`; bytes thrown away in
-    `dropped_bytes`. The last reason is kept in `last_error` for logs.
+
+class FrameDecoder:
+    """Feed bytes from any stream; get back decoded messages (CBOR maps).
+
+    feed() never raises. Between delimiters it buffers at most
+    `buffer_bound` = max_len + 3 + (max_len + 2) // 254 bytes (4115 for the
+    default 4096): the longest body a valid frame can have. A longer run is
+    dropped at once and the rest of it skipped until the next 0x00.
+
+    Counters: `frames` decoded; `dropped_frames` (invalid COBS, CRC mismatch,
+    payload over max_len, not a CBOR map, or too long to buffer);
+    `dropped_bytes`, the non-delimiter bytes that did not become a message.
+    `last_error` keeps the last reason, for logs.
     """
 
     def __init__(self, max_len=DEFAULT_MAX):
+        if not isinstance(max_len, int) or max_len < 1:
+            raise ValueError("max_len must be a positive integer")
         self.max_len = max_len
-        self.buffer_bound = max_len + 2 + (max_len + 2) // 254 + 2
+        self.buffer_bound = frame_bound(max_len)
         self._buf = bytearray()
         self._discarding = False
         self.dropped_frames = 0
@@ -133,51 +169,61 @@ class FrameDecoder:
         self.frames = 0
         self.last_error = None
 
+    @property
+    def buffered(self):
+        """Bytes held while waiting for a delimiter (never above buffer_bound)."""
+        return len(self._buf)
+
     def _drop(self, nbytes, reason):
         self.dropped_frames += 1
         self.dropped_bytes += nbytes
         self.last_error = reason
 
     def feed(self, data):
+        if not isinstance(data, (bytes, bytearray)):
+            data = bytes(data)  # memoryview and friends have no find()
         messages = []
         start = 0
         n = len(data)
         while start < n:
             end = data.find(b"\x00", start)
             if end < 0:
-                chunk = data[start:]
-                if self._discarding:
-                    self.dropped_bytes += len(chunk)
-                elif len(self._buf) + len(chunk) > self.buffer_bound:
-                    self._drop(len(self._buf) + len(chunk), "frame longer than %d" % self.max_len)
-                    self._buf = bytearray()
-                    self._discarding = True
-                else:
-                    self._buf.extend(chunk)
+                self._hold(data, start, n)
                 break
-            chunk = data[start:end]
+            if self._buf or self._discarding:
+                self._hold(data, start, end)
+                self._end_of_frame(messages)
+            elif end - start > self.buffer_bound:
+                self._drop(end - start, "frame longer than %d bytes" % self.buffer_bound)
+            elif end > start:
+                # A whole frame inside this read: decode it without buffering.
+                self._decode(data[start:end], messages)
             start = end + 1
-            if self._discarding:
-                self.dropped_bytes += len(chunk)
-                self._discarding = False
-                continue
-            if self._buf:
-                self._buf.extend(chunk)
-                body = bytes(self._buf)
-                self._buf = bytearray()
-            else:
-                body = bytes(chunk)
-            if not body:
-                continue  # empty frame between back-to-back delimiters
-            msg = self._decode(body)
-            if msg is not None:
-                messages.append(msg)
         return messages
 
-    def _decode(self, body):
-        if len(body) > self.buffer_bound:
-            self._drop(len(body), "frame longer than %d" % self.max_len)
-            return None
+    def _hold(self, data, start, stop):
+        count = stop - start
+        if count == 0:
+            return
+        if self._discarding:
+            self.dropped_bytes += count
+        elif len(self._buf) + count > self.buffer_bound:
+            self._drop(len(self._buf) + count, "frame longer than %d bytes" % self.buffer_bound)
+            self._buf = bytearray()
+            self._discarding = True
+        else:
+            self._buf.extend(data[start:stop])
+
+    def _end_of_frame(self, messages):
+        if self._discarding:
+            self._discarding = False
+            return
+        body = bytes(self._buf)
+        self._buf = bytearray()
+        if body:  # empty frames between back-to-back delimiters are ignored
+            self._decode(body, messages)
+
+    def _decode(self, body, messages):
         try:
             payload = decode_payload(body)
             if len(payload) > self.max_len:
@@ -186,10 +232,10 @@ class FrameDecoder:
             if not isinstance(msg, dict):
                 raise DecodeError("payload is not a CBOR map")
         except DecodeError as exc:
-            self._drop(len(body) + 2, str(exc))
-            return None
+            self._drop(len(body), str(exc))
+            return
         except Exception as exc:  # a codec bug must not kill the link
-            self._drop(len(body) + 2, "undecodable frame: %s" % exc)
-            return None
+            self._drop(len(body), "undecodable frame: %s" % exc)
+            return
         self.frames += 1
-        return msg
+        messages.append(msg)

@@ -40,7 +40,8 @@ SCHEMA = {
     t.CHARGE_COMPLETION: (
         ("cp_id:str", "session_id:str", "energy_consumed_kwh:num", "total_cost:num"),
         ("reason:str", "meter_start_kwh:num?", "meter_stop_kwh:num?", "timestamp:int",
-         "driver_id:str", "price_per_kwh:num", "started_at:int", "duration_s:num"),
+         "driver_id:str", "price_per_kwh:num", "started_at:int", "duration_s:num",
+         "meter_estimated:bool"),
     ),
     t.ERROR_RESPONSE: (("error:str",), ("status:str", "message:str", "code:str",
                                          "request_type:str?", "cp_id:str")),

@@ -1,0 +1,301 @@
+"""Regenerate the wire's golden vectors: tests/vectors/wire_vectors.json.
+
+Every message type of the catalogue (evwire.schema.SCHEMA) and a set of edge
+values, each with the CBOR bytes cbor2 produces (canonical=True) and the
+complete frame. The frame is built here by an independent reference (CRC from
+binascii.crc_hqx, a textbook COBS loop), not by evwire, so the vectors check
+evwire's framing instead of echoing it.
+
+    .venv/bin/python tools/gen_vectors.py           # rewrite the file
+    .venv/bin/python tools/gen_vectors.py --check   # exit 1 if it is stale
+
+JSON conventions (decoded by tests/micropython/mp_vectors.py): bytes are
+{"$bytes": "hex"}, non-finite floats {"$float": "nan"}, maps with non-text
+keys {"$map": [[key, value], ...]}.
+"""
+from __future__ import annotations
+
+import argparse
+import binascii
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import cbor2
+
+from evwire import schema
+from evwire import types as t
+from evwire.auth import auth_mac
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS_FILE = ROOT / "tests" / "vectors" / "wire_vectors.json"
+ID_PREFIX = "00000000-0000-4000-8000-"
+TS = 1700000000  # fixed timestamps keep the vectors stable
+
+
+def message_examples() -> dict[str, dict[str, Any]]:
+    """One realistic message per type, as the tiers send them (no type/message_id)."""
+    point = {"cp_id": "CP1", "location": "Calle Mayor 1, Alicante", "status": "AVAILABLE",
+             "price_per_kwh": 0.3, "max_charging_rate_kw": 22.0}
+    return {
+        t.HEALTH_CHECK_REQUEST: {"id": "CP1"},
+        t.START_CHARGING_COMMAND: {"cp_id": "CP1", "session_id": "S-0001", "driver_id": "D1",
+                                   "price_per_kwh": 0.3, "max_charging_rate_kw": 11.0,
+                                   "timestamp": TS},
+        t.STOP_CHARGING_COMMAND: {"cp_id": "CP1", "session_id": "S-0001", "reason": "driver"},
+        t.CHARGE_COMPLETION_ACK: {"session_id": "S-0001", "cp_id": "CP1"},
+        t.HEALTH_CHECK_RESPONSE: {"status": t.SUCCESS, "engine_status": t.ENGINE_OK,
+                                  "is_charging": True, "vehicle_connected": True,
+                                  "fault_type": None, "meter_energy_kwh": 1234.567,
+                                  "session_id": "S-0001"},
+        t.COMMAND_RESPONSE: {"status": t.FAILURE, "message": "no vehicle connected",
+                             "session_id": None, "cp_id": "CP1",
+                             "command": t.START_CHARGING_COMMAND, "error": "no_vehicle"},
+        t.CHARGING_DATA: {"cp_id": "CP1", "session_id": "S-0001", "energy_consumed_kwh": 2.345,
+                          "total_cost": 0.7, "charging_rate": 11.04, "timestamp": TS,
+                          "driver_id": "D1", "meter_kwh": 1236.912},
+        t.CHARGE_COMPLETION: {"cp_id": "CP1", "session_id": "S-0001",
+                              "energy_consumed_kwh": 12.5, "total_cost": 3.75,
+                              "reason": t.REASON_EV_FULL, "meter_start_kwh": 1234.567,
+                              "meter_stop_kwh": 1247.067, "timestamp": TS + 4091,
+                              "driver_id": "D1", "price_per_kwh": 0.3},
+        t.ERROR_RESPONSE: {"error": "charge_request: missing field 'cp_id'",
+                           "status": t.FAILURE, "code": "validation_error",
+                           "request_type": t.CHARGE_REQUEST},
+        t.LOCAL_CHARGE_REQUEST: {"cp_id": "CP1", "card_uid": "04A2B3C4D5", "timestamp": TS},
+        t.AUTH_REQUEST: {"cp_id": "CP1", "timestamp": TS,
+                         "nonce": "00112233445566778899aabbccddeeff",
+                         "mac": auth_mac("s3cret", "CP1", TS, "00112233445566778899aabbccddeeff")},
+        t.REGISTER_REQUEST: {"cp_id": "CP1", "timestamp": TS, "max_charging_rate_kw": 22.0,
+                             "location": "Plaça de l'Ajuntament, València"},
+        t.HEARTBEAT_REQUEST: {"cp_id": "CP1", "status": t.CP_CHARGING, "timestamp": TS,
+                              "session_id": "S-0001"},
+        t.STATUS_UPDATE: {"cp_id": "CP1", "status": t.CP_FAULTED, "timestamp": TS,
+                          "reason": "meter not answering"},
+        t.FAULT_NOTIFICATION: {"cp_id": "CP1", "fault_type": "relay_mismatch", "timestamp": TS,
+                               "session_id": None},
+        t.RECOVERY_NOTIFICATION: {"cp_id": "CP1", "timestamp": TS},
+        t.AUTH_RESPONSE: {"status": t.SUCCESS, "message": "authenticated"},
+        t.REGISTER_RESPONSE: {"status": t.SUCCESS, "message": "registered", "reason": None,
+                              "cp_status": t.CP_AVAILABLE, "price_per_kwh": 0.3},
+        t.HEARTBEAT_RESPONSE: {"status": t.SUCCESS, "cp_status": t.CP_AVAILABLE},
+        t.STOP_CP_COMMAND: {"cp_id": "CP1", "reason": "Out of order", "timestamp": TS},
+        t.RESUME_CP_COMMAND: {"cp_id": "CP1"},
+        t.LOCAL_CHARGE_RESPONSE: {"status": t.SUCCESS, "message": "charging", "cp_id": "CP1",
+                                  "session_id": "S-0002", "driver_id": "D7"},
+        t.CHARGE_REQUEST: {"cp_id": "CP1", "driver_id": "D1", "timestamp": TS},
+        t.STOP_CHARGING_REQUEST: {"cp_id": "CP1", "session_id": "S-0001", "timestamp": TS,
+                                  "driver_id": "D1"},
+        t.AVAILABLE_CPS_REQUEST: {"driver_id": "D1", "timestamp": TS},
+        t.SESSION_HISTORY_REQUEST: {"driver_id": "D1", "timestamp": TS, "limit": 20},
+        t.CHARGE_REQUEST_RESPONSE: {"status": t.SUCCESS, "message": "charging authorised",
+                                    "session_id": "S-0001", "cp_id": "CP1",
+                                    "price_per_kwh": 0.3, "driver_id": "D1"},
+        t.STOP_CHARGING_RESPONSE: {"status": t.SUCCESS, "message": "stopping",
+                                   "session_id": "S-0001"},
+        t.AVAILABLE_CPS_RESPONSE: {
+            "status": t.SUCCESS, "driver_id": "D1",
+            "charging_points": [
+                point,
+                dict(point, cp_id="CP2", status="CHARGING", max_charging_rate_kw=11.0),
+                dict(point, cp_id="CP3", location="", price_per_kwh=0.45),
+            ],
+        },
+        t.SESSION_HISTORY_RESPONSE: {
+            "status": t.SUCCESS, "driver_id": "D1",
+            "sessions": [
+                {"session_id": "S-0001", "cp_id": "CP1", "energy_consumed_kwh": 12.5,
+                 "total_cost": 3.75, "reason": t.REASON_EV_FULL, "started_at": TS},
+                {"session_id": "S-0000", "cp_id": "CP2", "energy_consumed_kwh": 0.0,
+                 "total_cost": 0.0, "reason": t.REASON_START_FAILED, "started_at": TS - 86400},
+            ],
+        },
+        t.CHARGING_STATUS_UPDATE: {"session_id": "S-0001", "cp_id": "CP1", "status": "charging",
+                                   "progress": 25, "energy_consumed_kwh": 12.5,
+                                   "total_cost": 3.75},
+        t.CHARGE_COMPLETION_NOTIFICATION: {"cp_id": "CP1", "session_id": "S-0001",
+                                           "energy_consumed_kwh": 12.5, "total_cost": 3.75,
+                                           "timestamp": TS, "driver_id": "D1"},
+        t.MANUAL_COMMAND: {"command": "stop", "token": "admin-token", "cp_id": "CP1",
+                           "reason": "maintenance"},
+        t.MANUAL_COMMAND_RESPONSE: {"status": t.SUCCESS, "message": "CP1 stopped",
+                                    "data": {"cp_id": "CP1", "cp_status": t.CP_STOPPED}},
+    }
+
+
+_SAMPLE_BY_KIND = {"str": "x", "int": 1, "num": 1.5, "bool": False, "list": [], "map": {},
+                   "any": None}
+
+
+def synthesized_example(msg_type: str) -> dict[str, Any]:
+    """Required fields only, from the schema: for a type added without an example here."""
+    return {name: _SAMPLE_BY_KIND[kind]
+            for name, kind, _nullable, required in schema.fields_of(msg_type) if required}
+
+
+def edge_values() -> list[tuple[str, Any]]:
+    """(name, value) pairs; each is wrapped as {"value": v} unless it is a map itself."""
+    nested = [{"cp_id": f"CP{i}", "tags": ["ac", "type2"], "kw": [11.0, 22.0],
+               "site": {"city": "Elche", "lat": 38.2669, "open": True}} for i in range(3)]
+    return [
+        ("empty text", ""),
+        ("non-ASCII text (2, 3 and 4-byte UTF-8)", "Zürich – 充电站 ⚡ 😀"),
+        ("text of 23 bytes", "a" * 23),
+        ("text of 24 bytes", "a" * 24),
+        ("text of 255 bytes", "b" * 255),
+        ("text of 256 bytes", "c" * 256),
+        ("int 0", 0),
+        ("int -1", -1),
+        ("int 23", 23),
+        ("int 24", 24),
+        ("int -24", -24),
+        ("int -25", -25),
+        ("int 255", 255),
+        ("int 256", 256),
+        ("int 65535", 65535),
+        ("int 65536", 65536),
+        ("int 2**32-1", 2**32 - 1),
+        ("int 2**32", 2**32),
+        ("int 2**63-1", 2**63 - 1),
+        ("int -2**63", -(2**63)),
+        ("int 2**64-1", 2**64 - 1),
+        ("int -2**64", -(2**64)),
+        ("float 0.1 (double)", 0.1),
+        ("float 11.0 (half)", 11.0),
+        ("float 1.5 (half)", 1.5),
+        ("float 65504.0 (largest half)", 65504.0),
+        ("float 65520.0 (single: rounds to half infinity)", 65520.0),
+        ("float 100000.0 (single)", 100000.0),
+        ("float 1e300 (double)", 1e300),
+        ("float 1e-8 (double)", 1e-8),
+        ("float -0.0 (half, sign kept)", -0.0),
+        ("float 0.0", 0.0),
+        ("float -2.5", -2.5),
+        ("float smallest half subnormal", 5.960464477539063e-08),
+        ("float half subnormal 0x0200", 3.0517578125e-05),
+        ("float largest half subnormal", 6.097555160522461e-05),
+        ("float smallest half normal", 6.103515625e-05),
+        ("float half 1/3 rounding (single)", 0.333251953125 + 2**-24),
+        ("float largest single", 3.4028234663852886e38),
+        ("float smallest single subnormal", 1.401298464324817e-45),
+        ("float largest double", 1.7976931348623157e308),
+        ("float smallest double subnormal", 5e-324),
+        ("float nan", math.nan),
+        ("float inf", math.inf),
+        ("float -inf", -math.inf),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ("empty bytes", b""),
+        ("bytes with zeros", b"\x00\x01\x00\xff\x00"),
+        ("bytes of 300", bytes(range(256)) + bytes(44)),
+        ("empty list", []),
+        ("empty map", {}),
+        ("nested lists of maps", nested),
+        ("map keys longer than 23 bytes",
+         {"a_key_that_is_longer_than_23_bytes": 1, "b": 2,
+          "another_key_longer_than_twenty_three": 3, "short": 4}),
+        ("map keys out of canonical order",
+         {"zz": 1, "a": 2, "bbb": 3, "b": 4, "aa": 5, "é": 6, "Z": 7}),
+        ("map with integer and text keys", {100: "hundred", "a": "text", -1: "minus one",
+                                            1: "one", "": "empty", 24: "twenty-four"}),
+        ("map of 30 entries", {f"k{i:02d}": i * i for i in range(30)}),
+    ]
+
+
+def to_json(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"$bytes": value.hex()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"$float": repr(value)}
+    if isinstance(value, list):
+        return [to_json(item) for item in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {k: to_json(v) for k, v in value.items()}
+        return {"$map": [[to_json(k), to_json(v)] for k, v in value.items()]}
+    return value
+
+
+def reference_cobs(data: bytes) -> bytes:
+    """Textbook COBS; a final full block gets no trailing 0x01 (as evwire sends)."""
+    out = bytearray()
+    block = bytearray()
+    for index, byte in enumerate(data):
+        if byte == 0:
+            out.append(len(block) + 1)
+            out += block
+            block = bytearray()
+            continue
+        block.append(byte)
+        if len(block) == 254:
+            out.append(0xFF)
+            out += block
+            block = bytearray()
+            if index == len(data) - 1:
+                return bytes(out)
+    out.append(len(block) + 1)
+    out += block
+    return bytes(out)
+
+
+def reference_frame(payload: bytes) -> bytes:
+    crc = binascii.crc_hqx(payload, 0xFFFF)
+    return b"\x00" + reference_cobs(payload + crc.to_bytes(2, "big")) + b"\x00"
+
+
+def vector(name: str, kind: str, value: dict[str, Any]) -> dict[str, Any]:
+    payload = cbor2.dumps(value, canonical=True)
+    return {"name": name, "kind": kind, "value": to_json(value), "cbor": payload.hex(),
+            "frame": reference_frame(payload).hex()}
+
+
+def build() -> dict[str, Any]:
+    examples = message_examples()
+    vectors = []
+    for number, msg_type in enumerate(sorted(schema.SCHEMA), start=1):
+        fields = examples.get(msg_type) or synthesized_example(msg_type)
+        msg = {"type": msg_type, "message_id": f"{ID_PREFIX}{number:012d}", **fields}
+        schema.validate(msg)  # a vector that the catalogue refuses is a bug here
+        vectors.append(vector(msg_type, "message", msg))
+    for name, value in edge_values():
+        wrapped = value if isinstance(value, dict) else {"value": value}
+        vectors.append(vector(name, "edge", wrapped))
+    return {
+        "about": "Golden vectors of the evcharge wire: CBOR = cbor2.dumps(value, "
+                 "canonical=True); frame = 00 COBS(cbor + CRC-16/CCITT-FALSE) 00. "
+                 "Regenerate with: .venv/bin/python tools/gen_vectors.py",
+        "vectors": vectors,
+    }
+
+
+def render() -> str:
+    """The file's exact text (the drift test compares it with the committed file)."""
+    return json.dumps(build(), indent=1, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="do not write; exit 1 if the committed file differs")
+    parser.add_argument("--out", type=Path, default=VECTORS_FILE)
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        if current != text:
+            print(f"{args.out} is stale: run .venv/bin/python tools/gen_vectors.py",
+                  file=sys.stderr)
+            return 1
+        print(f"{args.out} is up to date")
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {len(json.loads(text)['vectors'])} vectors to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
