@@ -7,10 +7,21 @@ import uuid
 import pytest
 
 from evcharge.harness.procs import ProcessGroup, free_port, micropython_binary, wait_port
+from evkafka import apache as apache_kafka
 from evkafka import names as kafka_names
 from evkafka.broker import spawn
 
 ENV_TEST_KAFKA = "EVCHARGE_TEST_KAFKA"
+
+
+def pytest_report_header(config):
+    """Say which Kafka broker the Kafka-backed tests use (CI shows Apache Kafka's version)."""
+    external = os.environ.get(ENV_TEST_KAFKA)
+    if not external:
+        return "kafka: a local Tansu broker per xdist worker (set EVCHARGE_TEST_KAFKA for another)"
+    if apache_kafka.controls(external):
+        return f"kafka: Apache Kafka {apache_kafka.version()} at {external} (tools/apache-kafka.sh)"
+    return f"kafka: external broker at {external} (EVCHARGE_TEST_KAFKA)"
 
 
 @pytest.fixture
@@ -61,10 +72,34 @@ def kafka_bootstrap(tmp_path_factory):
 
 @pytest.fixture
 def kafka_ns(monkeypatch):
-    """A unique topic/group namespace for this test (inherited by child processes)."""
+    """A unique topic/group namespace for this test (inherited by child processes).
+
+    On the Apache Kafka broker of tools/apache-kafka.sh (shared by all xdist
+    workers) it also holds a shared lease, so no other test restarts it meanwhile.
+    """
     ns = "t" + uuid.uuid4().hex[:10] + "."
     monkeypatch.setenv(kafka_names.ENV_NAMESPACE, ns)
-    return ns
+    external = os.environ.get(ENV_TEST_KAFKA)
+    with apache_kafka.lease(external):
+        if apache_kafka.controls(external):
+            apache_kafka.sweep(external)  # earlier tests' topics: keeps restarts fast
+            apache_kafka.retire_namespace(ns)
+        yield ns
+
+
+@pytest.fixture
+def restartable_broker(kafka_bootstrap, kafka_ns):
+    """evkafka.apache (stop/kill/start keeping the data) when the test broker is the
+    Apache Kafka of tools/apache-kafka.sh; skips otherwise (Tansu keeps no data)."""
+    if not apache_kafka.controls(kafka_bootstrap):
+        pytest.skip("needs the restartable Apache Kafka broker of tools/apache-kafka.sh "
+                    f"(EVCHARGE_TEST_KAFKA); this run uses {kafka_bootstrap}")
+    yield apache_kafka
+    try:
+        if not apache_kafka.running():  # never leave the shared broker down for later tests
+            apache_kafka.start()
+    finally:
+        apache_kafka.release()
 
 
 @pytest.fixture

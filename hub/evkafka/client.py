@@ -9,12 +9,33 @@ and it avoids slow group rebalances on small brokers.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 DEFAULT_PARTITIONS = 6
+
+# Answers of a group coordinator that is moving or still loading its offsets:
+# Apache Kafka gives them for a moment after it (re)starts, even though it
+# already answers metadata requests; librdkafka does not retry them for
+# committed() or a synchronous commit, so we do.
+COORDINATOR_SETTLING = frozenset({
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+})
+COORDINATOR_RETRY_S = 20.0
+
+T = TypeVar("T")
 
 
 class KafkaUnavailable(RuntimeError):
@@ -82,8 +103,11 @@ def ensure_topics(bootstrap: str, topics: Iterable[str],
     missing = [t for t in topics if t not in existing]
     if not missing:
         return
+    # replication_factor=-1: the cluster's default.replication.factor, so a
+    # production Apache Kafka cluster replicates the topics as its operator set
+    # (a hard-coded 1 would leave them on one broker); the test brokers say 1.
     futures = client.create_topics(
-        [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing],
+        [NewTopic(t, num_partitions=partitions, replication_factor=-1) for t in missing],
         operation_timeout=timeout,
     )
     for fut in futures.values():
@@ -99,6 +123,29 @@ def ensure_topics(bootstrap: str, topics: Iterable[str],
         if all(t in md and md[t].partitions and not md[t].error for t in missing):
             return
         time.sleep(0.1)
+    raise KafkaUnavailable(f"topics {missing} not ready on {bootstrap} within {timeout}s")
+
+
+def settling_coordinator(exc: KafkaException) -> bool:
+    err = exc.args[0] if exc.args else None
+    return isinstance(err, KafkaError) and err.code() in COORDINATOR_SETTLING
+
+
+def retry_while_coordinator_settles(operation: Callable[[], T],
+                                    timeout: float = COORDINATOR_RETRY_S) -> T:
+    """Run `operation`, again while the group coordinator is settling (see above).
+
+    Any other error, or a coordinator still settling after `timeout`, is raised
+    as the KafkaException it is.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return operation()
+        except KafkaException as exc:
+            if not settling_coordinator(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)
 
 
 class AssignedConsumer:
@@ -110,8 +157,26 @@ class AssignedConsumer:
     """
 
     def __init__(self, bootstrap: str, group_id: str, topics: list[str],
-                 client_id: str = "evcharge", timeout: float = 20.0):
-        self.consumer = Consumer(consumer_config(bootstrap, group_id, client_id))
+                 client_id: str = "evcharge", timeout: float = 20.0,
+                 overrides: dict | None = None):
+        # overrides: extra librdkafka settings, e.g. a `logger` so a CLI keeps
+        # librdkafka's connection chatter off the user's terminal.
+        conf = consumer_config(bootstrap, group_id, client_id)
+        conf.update(overrides or {})
+        self.consumer = Consumer(conf)
+        try:
+            committed = self._committed_offsets(topics, timeout)
+        except BaseException:
+            self.consumer.close()  # no librdkafka instance left behind a failed start
+            raise
+        start = []
+        for tp in committed:
+            # OFFSET_INVALID (-1001) means nothing committed: start at the beginning.
+            offset = tp.offset if tp.offset >= 0 else -2  # -2 = OFFSET_BEGINNING
+            start.append(TopicPartition(tp.topic, tp.partition, offset))
+        self.consumer.assign(start)
+
+    def _committed_offsets(self, topics: list[str], timeout: float) -> list[TopicPartition]:
         md = self.consumer.list_topics(timeout=timeout)
         parts: list[TopicPartition] = []
         for topic in topics:
@@ -119,13 +184,8 @@ class AssignedConsumer:
             if tmd is None or not tmd.partitions:
                 raise KafkaUnavailable(f"topic {topic} does not exist (ensure_topics first)")
             parts.extend(TopicPartition(topic, p) for p in sorted(tmd.partitions))
-        committed = self.consumer.committed(parts, timeout=timeout)
-        start = []
-        for tp in committed:
-            # OFFSET_INVALID (-1001) means nothing committed: start at the beginning.
-            offset = tp.offset if tp.offset >= 0 else -2  # -2 = OFFSET_BEGINNING
-            start.append(TopicPartition(tp.topic, tp.partition, offset))
-        self.consumer.assign(start)
+        return retry_while_coordinator_settles(
+            lambda: self.consumer.committed(parts, timeout=timeout), timeout)
 
     def poll(self, timeout: float = 0.5) -> Message | None:
         msg = self.consumer.poll(timeout)
@@ -139,11 +199,14 @@ class AssignedConsumer:
 
     def commit(self, msg: Message) -> None:
         """Commit past `msg` (synchronously): call after its effect is stored."""
-        self.consumer.commit(message=msg, asynchronous=False)
+        retry_while_coordinator_settles(
+            lambda: self.consumer.commit(message=msg, asynchronous=False))
 
     def commit_offsets(self, offsets: list[TopicPartition]) -> None:
+        """Commit these next-offsets (synchronously); nothing to do for an empty list."""
         if offsets:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            retry_while_coordinator_settles(
+                lambda: self.consumer.commit(offsets=offsets, asynchronous=False))
 
     def close(self) -> None:
         self.consumer.close()
