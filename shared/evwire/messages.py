@@ -54,14 +54,11 @@ def make_timestamped(msg_type, **fields):
 
 
 def response_type_for(request_type):
-    """charge_request -> charge_request_response; x_command -> command_response."""
-    if request_type.endswith("_request"):
-        return request_type + "_response"
-    if request_type.endswith("_command"):
-        if request_type == t.MANUAL_COMMAND:
-            return t.MANUAL_COMMAND_RESPONSE
-        return t.COMMAND_RESPONSE
-    return None
+    """The catalogue's reply type: auth_request -> auth_response, x_command -> command_response."""
+    reply = t.REPLY_TYPE.get(request_type)
+    if reply is None and request_type.endswith("_command"):
+        reply = t.COMMAND_RESPONSE
+    return reply
 
 
 def success(request, response_type=None, message="", **fields):

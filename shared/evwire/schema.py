@@ -60,7 +60,7 @@ SCHEMA = {
     ),
     t.RECOVERY_NOTIFICATION: (("cp_id:str", "timestamp:int"), ()),
     # Central -> Monitor
-    t.AUTH_RESPONSE: (("status:str", "message:str"), ()),
+    t.AUTH_RESPONSE: (("status:str", "message:str"), ("reason:str?",)),
     t.REGISTER_RESPONSE: (
         ("status:str", "message:str"),
         ("reason:str?", "cp_status:str", "price_per_kwh:num"),
@@ -70,7 +70,7 @@ SCHEMA = {
     t.RESUME_CP_COMMAND: (("cp_id:str",), ("timestamp:int",)),
     t.LOCAL_CHARGE_RESPONSE: (
         ("status:str", "message:str", "cp_id:str"),
-        ("session_id:str?", "driver_id:str?"),
+        ("session_id:str?", "driver_id:str?", "reason:str?"),
     ),
     # Driver -> Central
     t.CHARGE_REQUEST: (("cp_id:str", "driver_id:str", "timestamp:int"), ()),
@@ -85,7 +85,9 @@ SCHEMA = {
         ("status:str", "message:str", "session_id:str?", "cp_id:str"),
         ("price_per_kwh:num", "reason:str?", "driver_id:str"),
     ),
-    t.STOP_CHARGING_RESPONSE: (("status:str", "message:str"), ("session_id:str?", "driver_id:str")),
+    t.STOP_CHARGING_RESPONSE: (
+        ("status:str", "message:str"), ("session_id:str?", "driver_id:str", "reason:str?")
+    ),
     t.AVAILABLE_CPS_RESPONSE: (("charging_points:list",), ("status:str", "driver_id:str")),
     t.SESSION_HISTORY_RESPONSE: (("status:str", "sessions:list"), ("driver_id:str",)),
     t.CHARGING_STATUS_UPDATE: (
@@ -102,7 +104,7 @@ SCHEMA = {
         ("command:str",),
         ("token:str?", "cp_id:str?", "session_id:str?", "reason:str?"),
     ),
-    t.MANUAL_COMMAND_RESPONSE: (("status:str", "message:str"), ("data:any",)),
+    t.MANUAL_COMMAND_RESPONSE: (("status:str", "message:str"), ("data:any", "reason:str?")),
 }
 
 _KIND_WORDS = {

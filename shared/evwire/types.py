@@ -53,6 +53,22 @@ MANUAL_COMMAND_RESPONSE = "manual_command_response"
 CONNECTION_LOST = "connection_lost"
 CONNECTION_ERROR = "connection_error"
 
+# The catalogue pairs each request with its reply type (the seed's names are
+# not regular: charge_request -> charge_request_response, auth_request ->
+# auth_response). Commands are answered with command_response.
+REPLY_TYPE = {
+    AUTH_REQUEST: AUTH_RESPONSE,
+    REGISTER_REQUEST: REGISTER_RESPONSE,
+    HEARTBEAT_REQUEST: HEARTBEAT_RESPONSE,
+    HEALTH_CHECK_REQUEST: HEALTH_CHECK_RESPONSE,
+    LOCAL_CHARGE_REQUEST: LOCAL_CHARGE_RESPONSE,
+    CHARGE_REQUEST: CHARGE_REQUEST_RESPONSE,
+    STOP_CHARGING_REQUEST: STOP_CHARGING_RESPONSE,
+    AVAILABLE_CPS_REQUEST: AVAILABLE_CPS_RESPONSE,
+    SESSION_HISTORY_REQUEST: SESSION_HISTORY_RESPONSE,
+    MANUAL_COMMAND: MANUAL_COMMAND_RESPONSE,
+}
+
 # Status words
 SUCCESS = "success"
 FAILURE = "failure"

@@ -151,3 +151,15 @@ def test_auth_mac_fixed_vector():
     # The same vector is asserted on MicroPython (tests/micropython/test_wire_messages.py).
     assert auth_mac("s3cret", "CP1", 1700000000, "00112233445566778899aabbccddeeff") == (
         "c8b72153f653eb0a7fc029b779a2ce6ea9de75b232bccf221577f1128faf8795")
+
+
+def test_reply_types_follow_the_catalogue():
+    from evwire.messages import response_type_for
+
+    assert response_type_for("auth_request") == "auth_response"
+    assert response_type_for("charge_request") == "charge_request_response"
+    assert response_type_for("health_check_request") == "health_check_response"
+    assert response_type_for("start_charging_command") == "command_response"
+    assert response_type_for("manual_command") == "manual_command_response"
+    req = {"type": "register_request", "message_id": "m1"}
+    assert evwire.success(req)["type"] == "register_response"

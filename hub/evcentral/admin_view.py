@@ -1,0 +1,64 @@
+"""Text tables for `evcharge admin`: charge points coloured by state, sessions."""
+from __future__ import annotations
+
+import time
+
+from evwire import types as t
+
+RESET = "\033[0m"
+STATE_COLOURS = {
+    t.CP_DISCONNECTED: "\033[90m",  # grey
+    t.CP_AVAILABLE: "\033[32m",  # green
+    t.CP_CHARGING: "\033[1;32m",  # bold green, with live data
+    t.CP_STOPPED: "\033[38;5;208m",  # orange
+    t.CP_FAULTED: "\033[31m",  # red
+}
+
+
+def _money(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _when(ts) -> str:
+    return "-" if not ts else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def table(header: list[str], rows: list[list[str]], colours: list[str] | None = None) -> str:
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)] if rows else \
+        [len(h) for h in header]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    for i, row in enumerate(rows):
+        line = "  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip()
+        colour = colours[i] if colours else ""
+        lines.append(f"{colour}{line}{RESET}" if colour else line)
+    return "\n".join(lines)
+
+
+def cps_table(cps: list[dict], colour: bool) -> str:
+    header = ["CP", "STATUS", "LOCATION", "PRICE", "MAX KW", "DRIVER", "KW", "KWH", "COST",
+              "NOTE"]
+    rows, colours = [], []
+    for cp in cps:
+        session = cp.get("session") or {}
+        note = cp.get("stop_reason") or cp.get("fault_type") or ""
+        if session.get("status") == "interrupted":
+            note = (note + " " if note else "") + "session interrupted"
+        rows.append([
+            cp["cp_id"], cp["status"], cp.get("location") or "-",
+            _money(cp.get("price_per_kwh")), f"{cp.get('max_charging_rate_kw', 0):g}",
+            session.get("driver_id", "-"),
+            f"{session['charging_rate']:.2f}" if session else "-",
+            f"{session['energy_consumed_kwh']:.3f}" if session else "-",
+            _money(session.get("total_cost")) if session else "-",
+            note,
+        ])
+        colours.append(STATE_COLOURS.get(cp["status"], "") if colour else "")
+    return table(header, rows, colours)
+
+
+def sessions_table(sessions: list[dict]) -> str:
+    header = ["SESSION", "CP", "DRIVER", "STATUS", "KWH", "COST", "REASON", "STARTED", "ENDED"]
+    rows = [[s["session_id"], s["cp_id"], s["driver_id"], s["status"],
+             f"{s['energy_consumed_kwh']:.3f}", _money(s.get("total_cost")), s.get("reason") or "-",
+             _when(s.get("started_at")), _when(s.get("ended_at"))] for s in sessions]
+    return table(header, rows)

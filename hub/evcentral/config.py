@@ -1,0 +1,48 @@
+"""Central's settings (from the command line) and the objects its handlers share."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from evwire import DEFAULT_MAX
+
+if TYPE_CHECKING:
+    from evcentral.auth import Authenticator
+    from evcentral.db import Database
+    from evcentral.registry import Registry
+    from evcentral.sessions import Sessions
+
+DEFAULT_PRICE_PER_KWH = 0.30
+DEFAULT_HEARTBEAT_TIMEOUT_S = 3.0
+
+
+@dataclass
+class Config:
+    host: str
+    port: int
+    db_path: str
+    kafka: str | None = None  # None: the local broker at its default address
+    price_per_kwh: float = DEFAULT_PRICE_PER_KWH
+    admin_token: str | None = None
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_S
+    require_known_drivers: bool = False
+    max_frame: int = DEFAULT_MAX
+    max_connections: int = 10000
+    idle_timeout: float = 600.0  # close connections silent this long (Monitors beat every second)
+    write_buffer_limit: int = 256 * 1024  # bytes queued to one slow client before it is dropped
+    drain_timeout: float = 10.0  # a client that accepts nothing for this long is dropped
+    auth_skew: int = 120
+    kafka_timeout: float = 15.0  # wait this long for Kafka before listening anyway
+    history_limit: int = 20
+    log_level: str = "info"
+
+
+@dataclass
+class Hub:
+    """Everything a handler may touch, passed to each handler class."""
+
+    config: Config
+    db: Database
+    registry: Registry
+    sessions: Sessions
+    authenticator: Authenticator

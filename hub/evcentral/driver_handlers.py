@@ -1,0 +1,75 @@
+"""What a Driver asks Central (over TCP, or over Kafka as a fallback), one handler per type."""
+from __future__ import annotations
+
+from evcentral.charging import ChargeDesk, ChargeRefused
+from evcentral.config import Hub
+from evcentral.registry import Channel, ChargePoint
+from evcentral.replies import ok, refused
+from evwire import make
+from evwire import types as t
+
+DRIVER_TYPES = (
+    t.CHARGE_REQUEST, t.STOP_CHARGING_REQUEST, t.AVAILABLE_CPS_REQUEST,
+    t.SESSION_HISTORY_REQUEST,
+)
+MAX_HISTORY = 500
+
+
+def cp_map(hub: Hub, cp: ChargePoint) -> dict:
+    """A CP as drivers see it (available_cps_response.charging_points)."""
+    return {
+        "cp_id": cp.cp_id,
+        "location": cp.location,
+        "status": hub.registry.status_of(cp),
+        "price_per_kwh": hub.registry.price_of(cp),
+        "max_charging_rate_kw": cp.max_kw,
+    }
+
+
+class DriverHandlers:
+    def __init__(self, hub: Hub, desk: ChargeDesk):
+        self.hub = hub
+        self.desk = desk
+
+    async def charge_request(self, msg: dict, channel: Channel) -> dict:
+        cp_id, driver_id = msg["cp_id"], msg["driver_id"]
+        origin = getattr(channel, "origin", "socket")
+        try:
+            session, is_new = self.desk.open(cp_id, driver_id, msg["message_id"], origin)
+            if is_new:
+                self.desk.send_start(session)
+        except ChargeRefused as denial:
+            return refused(msg, str(denial), reason=denial.reason, cp_id=cp_id,
+                           session_id=None, driver_id=driver_id)
+        return ok(msg, message=f"charging authorised at {cp_id}", reason=None, cp_id=cp_id,
+                       session_id=session.session_id, driver_id=driver_id,
+                       price_per_kwh=session.price_per_kwh)
+
+    async def stop_charging_request(self, msg: dict, channel: Channel) -> dict:
+        driver_id = msg.get("driver_id")
+        try:
+            session = self.desk.stop(msg["cp_id"], msg["session_id"], driver_id)
+        except ChargeRefused as denial:
+            return refused(msg, str(denial), reason=denial.reason,
+                           session_id=msg["session_id"], **_driver(driver_id))
+        return ok(msg, message=f"stop requested at {session.cp_id}: the ticket follows",
+                       session_id=session.session_id, **_driver(driver_id))
+
+    async def available_cps_request(self, msg: dict, channel: Channel) -> dict:
+        self.hub.registry.refresh()
+        points = [cp_map(self.hub, cp) for _id, cp in sorted(self.hub.registry.cps.items())]
+        return make(t.AVAILABLE_CPS_RESPONSE, msg["message_id"], status=t.SUCCESS,
+                    charging_points=points, driver_id=msg["driver_id"])
+
+    async def session_history_request(self, msg: dict, channel: Channel) -> dict:
+        limit = msg.get("limit") or self.hub.config.history_limit
+        limit = max(1, min(MAX_HISTORY, limit))
+        live = self.hub.sessions.live
+        rows = self.hub.sessions.store.history(msg["driver_id"], limit)
+        sessions = [live.get(row.session_id, row).summary() for row in rows]
+        return make(t.SESSION_HISTORY_RESPONSE, msg["message_id"], status=t.SUCCESS,
+                    sessions=sessions, driver_id=msg["driver_id"])
+
+
+def _driver(driver_id: str | None) -> dict:
+    return {"driver_id": driver_id} if driver_id else {}

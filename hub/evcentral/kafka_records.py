@@ -1,0 +1,125 @@
+"""Records Central consumes from Kafka: telemetry from cp-events, requests from
+driver-requests. Runs on the asyncio loop, one batch at a time.
+
+A batch returns only when its effects are stored and every record it
+produced has a delivery report; the bridge commits offsets after that.
+A record that cannot be decoded or validated is logged and skipped (it can
+never become valid); driver requests go through the same boundary as socket
+ones and are answered on driver-events, keyed by driver id.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from evcentral.boundary import ROLE_DRIVER, Router, dispatch
+from evcentral.config import Hub
+from evcentral.telemetry import KafkaBridge, Record
+from evkafka import names
+from evwire import dumps, error_response, loads
+from evwire import types as t
+from evwire.dispatch import Dispatcher
+from evwire.errors import WireError
+from evwire.trace import log, trace
+
+TELEMETRY_TYPES = (t.CHARGING_DATA, t.CHARGE_COMPLETION)
+
+
+class TelemetryHandlers:
+    """cp-events records; each returns the deliveries it started."""
+
+    def __init__(self, hub: Hub):
+        self.sessions = hub.sessions
+
+    async def charging_data(self, msg: dict, raw: bytes) -> list[asyncio.Future]:
+        return self.sessions.charging_data(msg, raw)
+
+    async def charge_completion(self, msg: dict, raw: bytes) -> list[asyncio.Future]:
+        self.sessions.flush_live()  # earlier samples of this batch first
+        await self.sessions.charge_completion(msg, raw)
+        return []
+
+
+class KafkaReplyChannel:
+    """A driver request that came by Kafka: replies go to driver-events."""
+
+    origin = "kafka"
+
+    def __init__(self, bridge: KafkaBridge, driver_id: str):
+        self.bridge = bridge
+        self.driver_id = driver_id
+        self.role: str | None = ROLE_DRIVER
+        self.cp_id: str | None = None
+        self.last_message = 0.0
+        self.deliveries: list[asyncio.Future] = []
+
+    def send(self, msg: dict) -> bool:
+        trace("send", msg)
+        self.deliveries.append(self.bridge.publish(names.driver_events(), self.driver_id,
+                                                   dumps(msg)))
+        return True
+
+    def close(self, reason: str) -> None:
+        """Nothing to close on a topic."""
+
+
+class KafkaRecords:
+    def __init__(self, hub: Hub, router: Router, bridge: KafkaBridge):
+        self.hub = hub
+        self.router = router
+        self.bridge = bridge
+        self.telemetry = Dispatcher(TelemetryHandlers(hub), TELEMETRY_TYPES)
+        self.cp_events = names.cp_events()
+        self.driver_requests = names.driver_requests()
+
+    async def handle_batch(self, records: list[Record]) -> None:
+        deliveries: list[asyncio.Future] = []
+        for rec in records:
+            if rec.topic == self.cp_events:
+                deliveries += await self._telemetry(rec)
+            elif rec.topic == self.driver_requests:
+                deliveries += await self._driver_request(rec)
+        self.hub.sessions.flush_live()
+        if deliveries:
+            await asyncio.gather(*deliveries)  # a failed delivery fails the batch: retried
+
+    def _decode(self, rec: Record) -> dict:
+        if rec.value is None:
+            raise WireError("empty record")
+        msg = loads(rec.value)
+        if not isinstance(msg, dict):
+            raise WireError("record value is not a CBOR map")
+        return msg
+
+    async def _telemetry(self, rec: Record) -> list[asyncio.Future]:
+        where = f"{rec.topic}[{rec.partition}]@{rec.offset}"
+        try:
+            msg = self._decode(rec)
+            handler = self.telemetry.resolve(msg)
+        except WireError as exc:
+            log("warning", f"skipping record {where}: {exc}")
+            return []
+        trace("enter", msg)
+        deliveries = await handler(msg, rec.value)
+        trace("exit", msg)
+        return deliveries
+
+    async def _driver_request(self, rec: Record) -> list[asyncio.Future]:
+        key = rec.key.decode("utf-8", "replace") if rec.key else ""
+        try:
+            msg = self._decode(rec)
+        except WireError as exc:
+            log("warning", f"skipping driver request {rec.topic}[{rec.partition}]@{rec.offset}:"
+                           f" {exc}")
+            if not key:
+                return []
+            channel = KafkaReplyChannel(self.bridge, key)
+            channel.send(error_response(str(exc), None, exc.code))
+            return channel.deliveries
+        driver_id = msg.get("driver_id") if isinstance(msg.get("driver_id"), str) else key
+        if not driver_id:
+            log("warning", f"driver request id={msg.get('message_id')} names no driver: "
+                           "no one to answer, skipped")
+            return []
+        channel = KafkaReplyChannel(self.bridge, driver_id)
+        await dispatch(self.router, msg, channel)
+        return channel.deliveries

@@ -1,0 +1,150 @@
+"""Offline provisioning: `evcharge central add-cp|remove-cp|list-cps|add-driver|...`.
+
+Works on the database directly (also while Central runs: WAL mode, and
+Central reads CPs and drivers from the database when it needs them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sqlite3
+import sys
+
+from evcentral.db import Database, ProvisioningError
+from evcentral.secrets_box import SecretBoxError
+
+COMMANDS = ("add-cp", "remove-cp", "list-cps", "add-driver", "remove-driver", "list-drivers")
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got '{text}'")
+    return value
+
+
+def _ident(text: str) -> str:
+    if not text or len(text) > 64 or not text.isprintable() or text.strip() != text:
+        raise argparse.ArgumentTypeError(f"invalid id '{text}' (1-64 printable characters)")
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evcharge central",
+                                description="Provision charge points and drivers in Central's "
+                                            "database.")
+    sub = p.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("add-cp", help="add a charge point (or update an existing one)")
+    add.add_argument("cp_id", type=_ident)
+    add.add_argument("--location", help="where it is (shown to drivers)")
+    add.add_argument("--max-kw", type=_number, help="max charging rate, kW (default 11.0; "
+                                                    "the Monitor's registration updates it)")
+    add.add_argument("--price-per-kwh", type=_number,
+                     help="its own price (default: Central's --price-per-kwh)")
+    add.add_argument("--secret", help="shared secret for auth (default: generated and printed)")
+    rm = sub.add_parser("remove-cp", help="remove a charge point (its sessions stay)")
+    rm.add_argument("cp_id", type=_ident)
+    sub.add_parser("list-cps", help="list provisioned charge points")
+    add_d = sub.add_parser("add-driver", help="register a driver")
+    add_d.add_argument("driver_id", type=_ident)
+    add_d.add_argument("--name", default="", help="the driver's name")
+    add_d.add_argument("--card", type=_ident, help="RFID card UID for walk-up charging")
+    rm_d = sub.add_parser("remove-driver", help="remove a driver")
+    rm_d.add_argument("driver_id", type=_ident)
+    sub.add_parser("list-drivers", help="list registered drivers")
+    for name, sp in sub.choices.items():
+        sp.add_argument("--db", required=True, metavar="PATH", help="Central's SQLite database")
+        if name.startswith("list"):
+            sp.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    ns = parser().parse_args(argv)
+    try:
+        db = Database(ns.db)
+    except (sqlite3.Error, OSError, SecretBoxError) as exc:
+        print(f"evcharge central {ns.command}: cannot open database {ns.db}: {exc}",
+              file=sys.stderr)
+        return 1
+    try:
+        return ACTIONS[ns.command](db, ns)
+    except ProvisioningError as exc:
+        print(f"evcharge central {ns.command}: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, SecretBoxError) as exc:
+        print(f"evcharge central {ns.command}: database error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+
+
+def add_cp(db: Database, ns: argparse.Namespace) -> int:
+    if db.cp(ns.cp_id) is not None:
+        db.update_cp(ns.cp_id, ns.location, ns.max_kw, ns.price_per_kwh, ns.secret)
+        print(f"updated {ns.cp_id}" + (" (new secret)" if ns.secret else ""))
+        return 0
+    secret = ns.secret or secrets.token_urlsafe(24)
+    db.add_cp(ns.cp_id, secret, ns.location or "", ns.max_kw or 11.0, ns.price_per_kwh)
+    print(f"added {ns.cp_id}")
+    if not ns.secret:
+        print(f"secret: {secret}")
+        print("(give it to the charge point's Monitor: --secret; it is not shown again)")
+    return 0
+
+
+def remove_cp(db: Database, ns: argparse.Namespace) -> int:
+    db.remove_cp(ns.cp_id)
+    print(f"removed {ns.cp_id}")
+    return 0
+
+
+def list_cps(db: Database, ns: argparse.Namespace) -> int:
+    rows = [{"cp_id": c.cp_id, "location": c.location, "max_kw": c.max_kw,
+             "price_per_kwh": c.price_per_kwh, "stopped": c.stopped,
+             "stop_reason": c.stop_reason} for c in db.cps()]
+    if ns.json:
+        print(json.dumps(rows))
+        return 0
+    _table(["CP", "LOCATION", "MAX KW", "PRICE/KWH", "OPERATOR"],
+           [[r["cp_id"], r["location"], f"{r['max_kw']:g}",
+             "default" if r["price_per_kwh"] is None else f"{r['price_per_kwh']:.2f}",
+             "stopped" if r["stopped"] else "in service"] for r in rows])
+    return 0
+
+
+def add_driver(db: Database, ns: argparse.Namespace) -> int:
+    db.add_driver(ns.driver_id, ns.name, ns.card)
+    print(f"added driver {ns.driver_id}" + (f" (card {ns.card})" if ns.card else ""))
+    return 0
+
+
+def remove_driver(db: Database, ns: argparse.Namespace) -> int:
+    db.remove_driver(ns.driver_id)
+    print(f"removed driver {ns.driver_id}")
+    return 0
+
+
+def list_drivers(db: Database, ns: argparse.Namespace) -> int:
+    rows = [{"driver_id": d.driver_id, "name": d.name, "card_uid": d.card_uid}
+            for d in db.drivers()]
+    if ns.json:
+        print(json.dumps(rows))
+        return 0
+    _table(["DRIVER", "NAME", "CARD"], [[r["driver_id"], r["name"], r["card_uid"] or "-"]
+                                        for r in rows])
+    return 0
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in [header, *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+
+
+ACTIONS = {"add-cp": add_cp, "remove-cp": remove_cp, "list-cps": list_cps,
+           "add-driver": add_driver, "remove-driver": remove_driver, "list-drivers": list_drivers}

@@ -1,0 +1,272 @@
+"""Session lifecycle and billing: open, confirm, interrupt, live data, finalise.
+
+Live sessions are kept in memory (and in the database, so a restart resumes
+them); a session is finalised exactly once by SessionStore.finalise, then its
+ticket goes to the driver on driver-events and the row is marked ticket_sent.
+Socket handlers never wait for Kafka: what they publish is awaited in
+background tasks, so a broker outage cannot stall a Monitor's connection.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+from evcentral.db import now_s
+from evcentral.registry import ChargePoint, Registry
+from evcentral.session_store import (
+    STATUS_CLOSED,
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    Session,
+    SessionStore,
+)
+from evwire import dumps, make
+from evwire import types as t
+from evwire.compat import unix_time
+from evwire.trace import log
+
+FULL_CHARGE_KWH = 50.0  # the seed's assumption for the progress percentage
+
+Publish = Callable[[str, bytes], asyncio.Future]  # (driver_id, CBOR value) -> delivery
+
+
+def progress_percent(energy_kwh: float) -> int:
+    return max(0, min(100, int(energy_kwh * 100 / FULL_CHARGE_KWH)))
+
+
+class Sessions:
+    def __init__(self, store: SessionStore, registry: Registry, publish: Publish):
+        self.store = store
+        self.registry = registry
+        self.publish = publish
+        self.live: dict[str, Session] = {}
+        self._dirty: dict[str, Session] = {}
+        self._background: set[asyncio.Task] = set()
+
+    # -- lookups ---------------------------------------------------------------
+    def restore(self) -> None:
+        """After a restart: live sessions from the database, attached to their CPs."""
+        for session in self.store.live():
+            self.live[session.session_id] = session
+            cp = self.registry.get(session.cp_id)
+            if cp is not None:
+                cp.session = session
+        if self.live:
+            log("info", f"resumed {len(self.live)} live session(s) from the database")
+        for session in self.store.unsent_tickets():
+            self._send_ticket_later(session)
+
+    def get(self, session_id: str) -> Session | None:
+        return self.live.get(session_id) or self.store.get(session_id)
+
+    def by_request(self, request_id: str) -> Session | None:
+        stored = self.store.by_request(request_id)
+        if stored is None:
+            return None
+        return self.live.get(stored.session_id, stored)
+
+    def live_of_driver(self, driver_id: str) -> Session | None:
+        for session in self.live.values():
+            if session.driver_id == driver_id:
+                return session
+        return None
+
+    # -- lifecycle ---------------------------------------------------------------
+    def open(self, cp: ChargePoint, driver_id: str, request_id: str, origin: str) -> Session:
+        now = now_s()
+        session = Session(session_id=str(uuid.uuid4()), request_id=request_id, cp_id=cp.cp_id,
+                          driver_id=driver_id, origin=origin, status="starting",
+                          price_per_kwh=self.registry.price_of(cp), max_kw=cp.max_kw,
+                          started_at=now, updated_at=now)
+        self.store.create(session)
+        self.live[session.session_id] = session
+        cp.session = session
+        log("info", f"session {session.session_id} starting: driver {driver_id} at {cp.cp_id}"
+                    f" ({origin}), {session.price_per_kwh} per kWh")
+        return session
+
+    def confirm(self, session: Session) -> None:
+        """The CP says it is charging this session (command_response or heartbeat)."""
+        if session.live and session.status != "active":
+            session.status = "active"
+            self.store.set_status(session.session_id, "active")
+            log("info", f"session {session.session_id} active at {session.cp_id}")
+            self._note_cp(session)
+
+    def fail_start(self, session: Session, why: str) -> None:
+        final = self._final(session, STATUS_FAILED, t.REASON_START_FAILED, energy=0.0, cost=0.0)
+        ticket = self._central_ticket(final)
+        if self._finalise(final, ticket, None, "start_failed"):
+            log("warning", f"session {session.session_id} failed to start: {why}")
+            self._publish_later(session.driver_id, self._status_update(final, "failed", why))
+            self._send_ticket_later(final)
+
+    def interrupt(self, cp: ChargePoint, fault_type: str) -> None:
+        session = cp.session
+        if session is None or session.status == "interrupted":
+            return
+        session.status = "interrupted"
+        self.store.set_status(session.session_id, "interrupted")
+        log("warning", f"session {session.session_id} interrupted: {cp.cp_id} {fault_type}")
+        self._publish_later(session.driver_id,
+                            self._status_update(session, "faulted", f"charge point fault: "
+                                                                    f"{fault_type}"))
+
+    def tell_operator_stop(self, cp: ChargePoint, reason: str | None) -> None:
+        session = cp.session
+        if session is not None:
+            text = "stopped by the operator" + (f": {reason}" if reason else "")
+            self._publish_later(session.driver_id,
+                                self._status_update(session, "stopped_by_operator", text))
+
+    def close_by_operator(self, session: Session) -> bool:
+        """Finalise with the last known energy; False if it had already ended."""
+        final = self._final(session, STATUS_CLOSED, t.REASON_CLOSED_BY_OPERATOR,
+                            energy=session.energy_kwh, cost=session.cost)
+        if not self._finalise(final, self._central_ticket(final), None, "closed_by_operator"):
+            return False
+        self._send_ticket_later(final)
+        return True
+
+    # -- telemetry from Kafka ---------------------------------------------------------
+    def charging_data(self, msg: dict, raw: bytes) -> list[asyncio.Future]:
+        session = self.live.get(msg["session_id"])
+        if session is None:
+            log("info", f"charging_data for session {msg['session_id']} that is not live: ignored")
+            return []
+        session.energy_kwh = float(msg["energy_consumed_kwh"])
+        session.cost = float(msg["total_cost"])
+        session.rate_kw = float(msg["charging_rate"])
+        session.updated_at = now_s()
+        if session.status == "starting":
+            # Data proves it started. An interrupted session is not revived by data,
+            # which may be older than the fault; the Monitor's heartbeat revives it.
+            session.status = "active"
+            self._note_cp(session)
+        self._dirty[session.session_id] = session
+        return [self.publish(session.driver_id, raw),
+                self.publish(session.driver_id,
+                             dumps(self._status_update(session, "charging")))]
+
+    def flush_live(self) -> None:
+        """Store the batch's live values in one transaction (called per Kafka batch)."""
+        dirty = [s for s in self._dirty.values() if s.live]
+        self._dirty.clear()
+        self.store.save_live_values(dirty)
+
+    async def charge_completion(self, msg: dict, raw: bytes) -> None:
+        """Finalise once, then make sure the ticket reached driver-events (awaited)."""
+        session_id = msg["session_id"]
+        session = self.get(session_id)
+        if session is None:
+            log("warning", f"charge_completion for unknown session {session_id}: ignored")
+            self.store.record_processed(msg["message_id"], "unknown_session")
+            return
+        final = self._final(session, STATUS_COMPLETED, msg.get("reason") or "completed",
+                            energy=float(msg["energy_consumed_kwh"]),
+                            cost=float(msg["total_cost"]))
+        final.meter_start_kwh = msg.get("meter_start_kwh")
+        final.meter_stop_kwh = msg.get("meter_stop_kwh")
+        if isinstance(msg.get("timestamp"), int):
+            final.ended_at = msg["timestamp"]
+        expected = round(final.energy_kwh * session.price_per_kwh, 2)
+        if abs(expected - final.cost) > 0.011:
+            log("warning", f"session {session_id}: Engine billed {final.cost}, "
+                           f"energy x price is {expected}")
+        failed_before = session.status == STATUS_FAILED
+        if self._finalise(final, raw, msg["message_id"], "charge_completion",
+                          over_failed_start=final.energy_kwh > 0):
+            if failed_before:
+                log("warning", f"session {session_id}: its start was reported failed, but the "
+                               "Engine charged: billing the Engine's completion")
+            log("info", f"session {session_id} billed: {final.energy_kwh:.3f} kWh, "
+                        f"{final.cost:.2f} ({final.reason})")
+        else:
+            log("info", f"charge_completion {msg['message_id']} for session {session_id}: "
+                        "already finalised, nothing changes")
+        stored = self.store.get(session_id)
+        if stored is not None and stored.finalised and not stored.ticket_sent:
+            await self._send_ticket(stored)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _final(self, session: Session, status: str, reason: str, energy: float,
+               cost: float) -> Session:
+        now = now_s()
+        return Session(**{**session.__dict__, "status": status, "reason": reason,
+                          "energy_kwh": energy, "cost": cost, "rate_kw": 0.0, "ended_at": now,
+                          "updated_at": now, "finalised": True})
+
+    def _finalise(self, final: Session, ticket: bytes, message_id: str | None,
+                  kind: str, over_failed_start: bool = False) -> bool:
+        done = self.store.finalise(final, ticket, message_id, kind, over_failed_start)
+        live = self.live.pop(final.session_id, None)
+        self._dirty.pop(final.session_id, None)
+        if live is not None:
+            live.__dict__.update(final.__dict__)
+            cp = self.registry.cps.get(final.cp_id)
+            if cp is not None and cp.session is live:
+                cp.session = None
+                self.registry.note(cp, f"session {final.session_id} ended")
+        return done
+
+    def _note_cp(self, session: Session) -> None:
+        cp = self.registry.cps.get(session.cp_id)
+        if cp is not None:
+            self.registry.note(cp)
+
+    def _status_update(self, session: Session, status: str, message: str | None = None) -> dict:
+        fields = dict(session_id=session.session_id, cp_id=session.cp_id,
+                      driver_id=session.driver_id, status=status,
+                      progress=progress_percent(session.energy_kwh),
+                      energy_consumed_kwh=round(session.energy_kwh, 3),
+                      total_cost=round(session.cost, 2), timestamp=unix_time())
+        if message:
+            fields["message"] = message
+        return make(t.CHARGING_STATUS_UPDATE, **fields)
+
+    def _central_ticket(self, final: Session) -> bytes:
+        """A completion Central writes itself (failed start, operator close)."""
+        return dumps(make(t.CHARGE_COMPLETION, cp_id=final.cp_id, session_id=final.session_id,
+                          driver_id=final.driver_id, energy_consumed_kwh=round(final.energy_kwh, 3),
+                          total_cost=round(final.cost, 2), reason=final.reason,
+                          price_per_kwh=final.price_per_kwh, started_at=final.started_at,
+                          timestamp=final.ended_at or unix_time()))
+
+    async def _send_ticket(self, final: Session) -> None:
+        ticket = self.store.ticket(final.session_id)
+        if ticket is None:
+            return
+        await self.publish(final.driver_id, ticket)
+        self.store.mark_ticket_sent(final.session_id)
+        log("info", f"ticket of session {final.session_id} delivered to {final.driver_id}")
+
+    def _send_ticket_later(self, final: Session) -> None:
+        async def send() -> None:
+            try:
+                await self._send_ticket(final)
+            except Exception as exc:  # resent at the next start (ticket_sent stays 0)
+                log("error", f"ticket of session {final.session_id} not delivered: {exc}")
+
+        self._background_task(send())
+
+    def _publish_later(self, driver_id: str, msg: dict) -> None:
+        future = self.publish(driver_id, dumps(msg))
+        self._background_task(_await_delivery(future, msg))
+
+    def _background_task(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self, timeout: float) -> None:
+        """Give background deliveries a moment at shutdown."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=timeout)
+
+
+async def _await_delivery(future: asyncio.Future, msg: dict) -> None:
+    try:
+        await future
+    except Exception as exc:
+        log("error", f"driver event {msg['type']} id={msg['message_id']} not delivered: {exc}")

@@ -1,0 +1,196 @@
+"""Central's Kafka bridge: records in from a consumer thread, records out with
+delivery reports, both handed to and from the asyncio loop.
+
+confluent-kafka blocks, so consumption runs in its own thread. Each batch is
+handed to the loop (run_coroutine_threadsafe) and the thread waits until the
+loop has stored its effects and seen every delivery report of what it
+produced; only then are the offsets committed. If handling fails the same
+batch is retried (effects are idempotent), never skipped. A second thread
+polls the producer so delivery reports arrive without delay.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import CancelledError
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+
+from evkafka.client import AssignedConsumer, ensure_topics, make_producer
+from evkafka.names import all_topics
+from evwire.trace import log
+
+RETRY_DELAY_S = 1.0
+PRODUCE_QUEUE_RETRIES = 200
+
+
+class DeliveryError(Exception):
+    """The broker refused a record for good (not a transient outage)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+BatchHandler = Callable[[list[Record]], Awaitable[None]]
+
+
+class KafkaBridge:
+    def __init__(self, bootstrap: str, topics_in: list[str], group: str,
+                 batch_size: int = 500):
+        self.bootstrap = bootstrap
+        self.topics_in = topics_in
+        self.group = group
+        self.batch_size = batch_size
+        self.producer = make_producer(bootstrap, client_id="evcharge-central")
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.connected = asyncio.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.records_in = 0
+        self.records_out = 0
+
+    # -- producing (call from the loop thread) --------------------------------
+    def publish(self, topic: str, key: str, value: bytes) -> asyncio.Future:
+        """Produce one record; the future resolves on its delivery report."""
+        assert self.loop is not None, "start() first"
+        future = self.loop.create_future()
+        loop = self.loop
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            loop.call_soon_threadsafe(_settle, future, err)
+
+        for _attempt in range(PRODUCE_QUEUE_RETRIES):
+            try:
+                self.producer.produce(topic, key=key.encode(), value=value, on_delivery=delivered)
+                self.records_out += 1
+                return future
+            except BufferError:
+                # The local queue is full (broker away for long): let it drain a little.
+                self.producer.poll(0.05)
+        future.set_exception(DeliveryError(f"producer queue full, record for {topic} refused"))
+        return future
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop, handler: BatchHandler) -> None:
+        self.loop = loop
+        for name, target in (("kafka-delivery", self._deliver_forever),
+                             ("kafka-consumer", lambda: self._consume_forever(handler))):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    async def stop(self, flush_timeout: float = 5.0) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, flush_timeout + 5)
+        left = await asyncio.to_thread(self.producer.flush, flush_timeout)
+        if left:
+            log("warning", f"kafka: {left} record(s) not delivered at shutdown")
+
+    # -- threads ----------------------------------------------------------------
+    def _deliver_forever(self) -> None:
+        while not self._stopping.is_set():
+            self.producer.poll(0.05)
+
+    def _connect(self) -> AssignedConsumer:
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                ensure_topics(self.bootstrap, all_topics(), timeout=5.0)
+                consumer = AssignedConsumer(self.bootstrap, self.group, self.topics_in,
+                                            client_id="evcharge-central", timeout=5.0)
+                log("info", f"kafka ready: broker {self.bootstrap}, consuming "
+                            f"{', '.join(self.topics_in)} as group {self.group}")
+                assert self.loop is not None
+                self.loop.call_soon_threadsafe(self.connected.set)
+                return consumer
+            except (KafkaException, RuntimeError) as exc:
+                attempt += 1
+                log("warning", f"kafka: broker {self.bootstrap} not usable yet ({exc}); "
+                               f"retry {attempt} in {RETRY_DELAY_S:g} s")
+                self._stopping.wait(RETRY_DELAY_S)
+        raise _Stopped()
+
+    def _consume_forever(self, handler: BatchHandler) -> None:
+        while not self._stopping.is_set():
+            try:
+                consumer = self._connect()
+            except _Stopped:
+                return
+            try:
+                self._consume(consumer, handler)
+            except KafkaException as exc:
+                # Uncommitted records come again after reconnecting; effects are idempotent.
+                log("error", f"kafka consumer failed ({exc}); reconnecting in "
+                             f"{RETRY_DELAY_S:g} s")
+                self._stopping.wait(RETRY_DELAY_S)
+            finally:
+                consumer.close()
+
+    def _consume(self, consumer: AssignedConsumer, handler: BatchHandler) -> None:
+        while not self._stopping.is_set():
+            messages = consumer.consume(self.batch_size, timeout=0.2)
+            if not messages:
+                continue
+            batch = [Record(m.topic(), m.partition(), m.offset(), m.key(), m.value())
+                     for m in messages]
+            if not self._run_until_stored(handler, batch):
+                return
+            try:
+                consumer.commit_offsets(_next_offsets(batch))
+            except KafkaException as exc:
+                # Stored but not committed: a later commit covers it, or the records
+                # come again after a restart and change nothing.
+                log("warning", f"kafka: offset commit failed ({exc}); continuing")
+            self.records_in += len(batch)
+
+    def _run_until_stored(self, handler: BatchHandler, batch: list[Record]) -> bool:
+        """True once the loop stored the batch's effects; False if stopping first."""
+        assert self.loop is not None
+        while not self._stopping.is_set():
+            done = asyncio.run_coroutine_threadsafe(handler(batch), self.loop)
+            while True:
+                try:
+                    done.result(timeout=0.5)
+                    return True
+                except TimeoutError:
+                    if self._stopping.is_set() and not self.loop.is_running():
+                        return False
+                except CancelledError:  # the loop is shutting down: nothing was committed
+                    return False
+                except Exception as exc:  # any failure: the batch is retried, never skipped
+                    log("error", f"kafka: handling {len(batch)} record(s) failed ({exc!r}); "
+                                 f"retrying in {RETRY_DELAY_S:g} s without committing")
+                    time.sleep(RETRY_DELAY_S)
+                    break
+        return False
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _settle(future: asyncio.Future, err: KafkaError | None) -> None:
+    if future.done():
+        return
+    if err is None:
+        future.set_result(None)
+    else:
+        future.set_exception(DeliveryError(str(err)))
+
+
+def _next_offsets(batch: list[Record]) -> list[TopicPartition]:
+    last: dict[tuple[str, int], int] = {}
+    for rec in batch:
+        last[(rec.topic, rec.partition)] = max(last.get((rec.topic, rec.partition), -1),
+                                               rec.offset)
+    return [TopicPartition(topic, part, offset + 1) for (topic, part), offset in last.items()]
