@@ -70,6 +70,11 @@ class Central:
         self.records = KafkaRecords(self.hub, self.router, self.bridge)
         self.gateway = Gateway(config, self.router, self.registry)
 
+    async def _expire_starts(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.sessions.expire_starts(self.config.start_timeout)
+
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -89,6 +94,7 @@ class Central:
             raise StartupError(f"cannot listen on {self.config.host}:{self.config.port}: "
                                f"{exc.strerror or exc}") from None
         tasks = [asyncio.create_task(self.registry.watchdog()),
+                 asyncio.create_task(self._expire_starts()),
                  asyncio.create_task(self.gateway.sweep())]
         # Always shown, whatever --log-level: tests, the demo and operators wait for it.
         sys.stderr.write(f"<5>evcharge-central: ready listening on {host}:{port}\n")

@@ -11,7 +11,12 @@ import os
 import sys
 
 from evcentral import provision_cli
-from evcentral.config import DEFAULT_HEARTBEAT_TIMEOUT_S, DEFAULT_PRICE_PER_KWH, Config
+from evcentral.config import (
+    DEFAULT_HEARTBEAT_TIMEOUT_S,
+    DEFAULT_PRICE_PER_KWH,
+    DEFAULT_START_TIMEOUT_S,
+    Config,
+)
 from evkafka.broker import parse_hostport
 from evwire.trace import LEVELS, configure
 
@@ -59,6 +64,9 @@ def run_parser() -> argparse.ArgumentParser:
                    default=DEFAULT_HEARTBEAT_TIMEOUT_S,
                    help="seconds without any message before a CP is DISCONNECTED "
                         "(default %(default)s)")
+    p.add_argument("--start-timeout", type=_positive(float), default=DEFAULT_START_TIMEOUT_S,
+                   help="seconds a connected CP may leave a start command unanswered before the "
+                        "session ends as failed (default %(default)s)")
     p.add_argument("--require-known-drivers", action="store_true",
                    help="refuse drivers not added with `evcharge central add-driver`")
     p.add_argument("--max-frame", type=_positive(int), default=4096,
@@ -91,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat_timeout=ns.heartbeat_timeout, require_known_drivers=ns.require_known_drivers,
         max_frame=ns.max_frame, max_connections=ns.max_connections,
         idle_timeout=ns.idle_timeout, write_buffer_limit=ns.write_buffer_limit,
-        drain_timeout=ns.drain_timeout, kafka_timeout=ns.kafka_timeout, log_level=ns.log_level,
+        drain_timeout=ns.drain_timeout, start_timeout=ns.start_timeout,
+        kafka_timeout=ns.kafka_timeout, log_level=ns.log_level,
     )
     configure(tier="evcharge-central", level=config.log_level)
     from evcentral.app import Central, StartupError  # heavy imports only when running

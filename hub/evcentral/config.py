@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PRICE_PER_KWH = 0.30
 DEFAULT_HEARTBEAT_TIMEOUT_S = 3.0
+DEFAULT_START_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Config:
     write_buffer_limit: int = 256 * 1024  # bytes queued to one slow client before it is dropped
     drain_timeout: float = 10.0  # a client that accepts nothing for this long is dropped
     auth_skew: int = 120
+    start_timeout: float = DEFAULT_START_TIMEOUT_S  # unanswered start -> failed session
     kafka_timeout: float = 15.0  # wait this long for Kafka before listening anyway
     history_limit: int = 20
     log_level: str = "info"

@@ -102,6 +102,19 @@ class Sessions:
             self._publish_later(session.driver_id, self._status_update(final, "failed", why))
             self._send_ticket_later(final)
 
+    def expire_starts(self, timeout: float) -> None:
+        """End as failed a start the CP never answered (a lost command), so neither the
+        CP nor the driver stays busy for ever. Only while the CP is connected: had
+        the Engine started, its Monitor's heartbeats would have confirmed the session."""
+        now = now_s()
+        for session in list(self.live.values()):
+            if session.status != "starting" or now - session.started_at < timeout:
+                continue
+            cp = self.registry.get(session.cp_id)
+            if cp is not None and self.registry.is_connected(cp):
+                self.fail_start(session, f"the charge point did not answer the start "
+                                         f"command within {timeout:g} s")
+
     def interrupt(self, cp: ChargePoint, fault_type: str) -> None:
         session = cp.session
         if session is None or session.status == "interrupted":

@@ -274,3 +274,20 @@ def test_walk_up_request_by_card(central_factory):
     command = mon.recv_type(t.START_CHARGING_COMMAND)
     assert command["session_id"] == known["session_id"] and command["driver_id"] == "D42"
     mon.close()
+
+
+def test_unanswered_start_command_fails_after_the_start_timeout(central_factory, tap):
+    central = central_factory("CP1", args=("--start-timeout", "1"))
+    mon = central.monitor("CP1").beat()
+    driver = central.client()
+    session_id = driver.request(charge_request("CP1", "D1"))["session_id"]
+    mon.recv_type(t.START_CHARGING_COMMAND)  # ...and never answered (a lost command)
+    failed = tap.wait_for(lambda k, m: _is(k, m, "D1", t.CHARGING_STATUS_UPDATE, session_id)
+                          and m["status"] == "failed")[0][1]
+    assert "did not answer the start command" in failed["message"]
+    wait_until(lambda: central.session_row(session_id).get("status") == "failed",
+               what="session failed")
+    again = driver.request(charge_request("CP1", "D1"))
+    assert again["status"] == t.SUCCESS, "CP and driver must be free again"
+    mon.close()
+    driver.close()
