@@ -163,7 +163,10 @@ class KafkaBridge:
                     done.result(timeout=0.5)
                     return True
                 except TimeoutError:
-                    if self._stopping.is_set() and not self.loop.is_running():
+                    if self._stopping.is_set():
+                        # Shutting down: nothing of this batch is committed, so it comes
+                        # again after a restart and its effects are idempotent.
+                        done.cancel()
                         return False
                 except CancelledError:  # the loop is shutting down: nothing was committed
                     return False

@@ -18,6 +18,7 @@ byte-identical output. Public API:
 Frame: 0x00 | COBS(CBOR payload | CRC-16/CCITT-FALSE, big-endian) | 0x00
 """
 from evwire import types  # noqa: F401
+from evwire.dispatch import Dispatcher  # noqa: F401
 from evwire.errors import (  # noqa: F401
     DecodeError,
     RejectedError,
