@@ -1,0 +1,132 @@
+# The Engine's configuration: one flat JSON object (config.json on a board,
+# written by `evcharge engine` on a PC). Every key has a kind and a default;
+# load() fills the defaults and names the first bad key in a ConfigError.
+import json
+
+from evengine.link import parse_host_port
+
+# key: (kind, default). Kinds: str, int, num, bool, map, and "?" = may be null.
+SPEC = {
+    "cp_id": ("str", None),
+    # Monitor link: TCP listen address, or a serial device (USB CDC, a pty).
+    "listen": ("str?", None),
+    "serial_link": ("str?", None),
+    "serial_baud": ("int", 115200),
+    # Modbus RTU bus with the meter and the relay module.
+    "meter": ("str", None),
+    "meter_baud": ("int", 9600),
+    "meter_unit": ("int", 1),
+    "meter_energy_register": ("int", 0x0048),
+    "modbus_timeout_ms": ("int", 200),
+    "relay": ("str", "modbus"),
+    "relay_unit": ("int", 2),
+    "relay_coil": ("int", 0),
+    "relay_on_value": ("bool", True),
+    "relay_pin": ("int?", None),
+    "relay_active_high": ("bool", True),
+    "vehicle_unit": ("int?", None),  # None: the relay module's unit
+    "vehicle_address": ("int", 0),
+    "vehicle_pin": ("int?", None),  # set: the plugged-in input is a GPIO pin
+    # Behaviour.
+    "state_dir": ("str", "."),
+    "tick_s": ("num", 1.0),
+    "monitor_grace_s": ("num", 10),
+    "monitor_silence_s": ("num", 5),  # a Monitor heard nothing from this long is gone
+    "ev_full_kw": ("num", 0.05),
+    "ev_full_s": ("num", 10),
+    "meter_fail_polls": ("int", 3),
+    "meter_estimate_s": ("num", 60),
+    "send_timeout_s": ("num", 2),
+    "max_frame": ("int", 4096),
+    "menu": ("str", "auto"),  # auto (when stdin is a terminal), on, off
+    "sim_control": ("str?", None),
+    "watchdog_ms": ("int", 0),  # 0: no hardware watchdog
+    "log_level": ("str", "info"),
+    "wifi": ("map?", None),  # {"ssid": ..., "password": ...} on a board
+}
+
+REQUIRED = ("cp_id", "meter")
+CHOICES = {
+    "relay": ("modbus", "gpio"),
+    "menu": ("auto", "on", "off"),
+    "log_level": ("debug", "info", "notice", "warning", "error"),
+}
+POSITIVE = ("tick_s", "monitor_grace_s", "monitor_silence_s", "ev_full_s", "meter_fail_polls",
+            "modbus_timeout_ms", "send_timeout_s", "max_frame", "meter_estimate_s", "serial_baud",
+            "meter_baud")
+
+_KIND_WORDS = {"str": "a text string", "int": "an integer", "num": "a number",
+               "bool": "true or false", "map": "an object"}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _kind_ok(value, kind):
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "num":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, dict)
+
+
+def check(raw):
+    """A complete config from a (partial) map; raises ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError("config must be a JSON object")
+    for key in raw:
+        if key not in SPEC:
+            raise ConfigError("unknown config key '%s'" % key)
+    config = {}
+    for key in SPEC:
+        kind, default = SPEC[key]
+        nullable = kind.endswith("?")
+        kind = kind.rstrip("?")
+        value = raw.get(key, default)
+        if value is None:
+            if key in REQUIRED:
+                raise ConfigError("config key '%s' is required" % key)
+            if not nullable and default is not None:
+                raise ConfigError("config key '%s' must not be null" % key)
+        elif not _kind_ok(value, kind):
+            raise ConfigError("config key '%s' must be %s" % (key, _KIND_WORDS[kind]))
+        config[key] = value
+    for key in CHOICES:
+        if config[key] not in CHOICES[key]:
+            raise ConfigError("config key '%s' must be one of %s" % (key, ", ".join(CHOICES[key])))
+    for key in POSITIVE:
+        if config[key] <= 0:
+            raise ConfigError("config key '%s' must be positive" % key)
+    if config["ev_full_kw"] < 0:
+        raise ConfigError("config key 'ev_full_kw' must not be negative")
+    if config["listen"] is None and config["serial_link"] is None:
+        raise ConfigError("config needs 'listen' (HOST:PORT) or 'serial_link' (a device)")
+    if config["listen"] is not None:
+        try:
+            parse_host_port(config["listen"])
+        except ValueError as exc:
+            raise ConfigError(str(exc))
+    if config["relay"] == "gpio" and config["relay_pin"] is None:
+        raise ConfigError("config key 'relay_pin' is required when 'relay' is gpio")
+    if config["vehicle_unit"] is None:
+        config["vehicle_unit"] = config["relay_unit"]
+    return config
+
+
+def load(path):
+    """Read and check a JSON config file; raises ConfigError with a one-line reason."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError("cannot read config %s: %s" % (path, exc))
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError("config %s is not valid JSON: %s" % (path, exc))
+    return check(raw)

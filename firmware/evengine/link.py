@@ -1,0 +1,254 @@
+# The Monitor link: frames of evwire over TCP (the Engine listens; one
+# Monitor at a time, a newer connection replaces the older) or over a serial
+# line (USB CDC on a board, a pty on a PC). Both report to a listener:
+#   on_connect(), on_disconnect(), on_message(msg), on_malformed(reason)
+import socket
+
+import evwire
+from evwire.compat import ticks_diff, ticks_ms
+from evwire.trace import log, trace
+
+_RECV_SIZE = 512
+_SERIAL_CHUNK = 256
+_DRAIN_READS = 16  # bounded: a flooding old peer cannot stall the new one
+
+
+def poll_handle(obj):
+    """What to register with poll(): the fd where there is one (CPython would
+    report it anyway, and it stays valid to unregister after a close), else
+    the object itself (sockets on a board have no fileno)."""
+    fileno = getattr(obj, "fileno", None)
+    return fileno() if fileno is not None else obj
+
+
+def parse_host_port(text):
+    """"HOST:PORT" -> (host, port); raises ValueError naming the problem."""
+    if not isinstance(text, str) or ":" not in text:
+        raise ValueError("listen address must be HOST:PORT, got %r" % (text,))
+    host, _, port_text = text.rpartition(":")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError("listen port must be a number, got %r" % port_text)
+    if not 0 < port < 65536:
+        raise ValueError("listen port must be 1-65535, got %d" % port)
+    return host or "0.0.0.0", port
+
+
+def describe_peer(addr):
+    if isinstance(addr, tuple):
+        return "%s:%d" % (addr[0], addr[1])
+    # MicroPython unix: a raw sockaddr_in (family, port big-endian, address).
+    try:
+        return "%d.%d.%d.%d:%d" % (addr[4], addr[5], addr[6], addr[7], addr[2] << 8 | addr[3])
+    except (IndexError, TypeError):
+        return str(addr)
+
+
+class _Framed:
+    """Shared by both links: decode incoming bytes, report what they held."""
+
+    def __init__(self, listener, max_frame):
+        self.listener = listener
+        self.max_frame = max_frame
+        self.decoder = evwire.FrameDecoder(max_frame)
+
+    def _deliver(self, data):
+        decoder = self.decoder
+        dropped = decoder.dropped_frames
+        messages = decoder.feed(data)
+        if decoder.dropped_frames != dropped:
+            log("warning", "dropped %d malformed frame(s) (%s); %d so far" % (
+                decoder.dropped_frames - dropped, decoder.last_error, decoder.dropped_frames))
+            self.listener.on_malformed(decoder.last_error)
+        for msg in messages:
+            trace("recv", msg)
+            self.listener.on_message(msg)
+
+
+class TcpLink(_Framed):
+    """A Monitor sends a health check every second: one that says nothing for
+    `silence_s` is gone even if its TCP connection never closed (a Pi that
+    lost power sends no FIN), and its connection is dropped."""
+
+    def __init__(self, host, port, listener, send_timeout_s=2, max_frame=evwire.DEFAULT_MAX,
+                 silence_s=5):
+        _Framed.__init__(self, listener, max_frame)
+        self.send_timeout_s = send_timeout_s
+        self.silence_ms = int(silence_s * 1000)
+        self.last_heard = 0
+        address = socket.getaddrinfo(host, port)[0][-1]
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(address)
+        server.listen(2)
+        self.server = server
+        self.server_handle = poll_handle(server)
+        self.conn = None
+        self.conn_handle = None
+        self.peer = None
+        self.where = "%s:%d" % (host, port)
+
+    def connected(self):
+        return self.conn is not None
+
+    def pollables(self):
+        return (self.server, self.conn) if self.conn is not None else (self.server,)
+
+    def service(self, handle, now_ms):
+        """Handle poll readiness of one of our pollables (by poll_handle)."""
+        if handle == self.server_handle:
+            self._accept()
+        elif self.conn is not None and handle == self.conn_handle:
+            self._receive()
+
+    def housekeeping(self, now_ms):
+        if self.conn is not None and ticks_diff(now_ms, self.last_heard) >= self.silence_ms:
+            log("notice", "Monitor %s silent for %d ms: dropping the connection"
+                % (self.peer, self.silence_ms))
+            self._drop()
+
+    def send(self, msg):
+        if self.conn is None:
+            return False
+        try:
+            self.conn.sendall(evwire.encode_frame(msg))
+        except OSError as exc:
+            log("warning", "Monitor %s: send failed (%s); dropping the connection"
+                % (self.peer, exc))
+            self._drop()
+            return False
+        trace("send", msg)
+        return True
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        self.server.close()
+
+    def _accept(self):
+        try:
+            conn, addr = self.server.accept()
+        except OSError as exc:
+            log("warning", "accept failed: %s" % exc)
+            return
+        conn.settimeout(self.send_timeout_s)
+        peer = describe_peer(addr)
+        if self.conn is not None:
+            log("notice", "Monitor connection from %s replaces the one from %s"
+                % (peer, self.peer))
+            self._drain()
+        if self.conn is not None:
+            self.conn.close()
+        else:
+            log("info", "Monitor connected from %s" % peer)
+        self.conn = conn
+        self.conn_handle = poll_handle(conn)
+        self.last_heard = ticks_ms()
+        self.peer = peer
+        self.decoder = evwire.FrameDecoder(self.max_frame)
+        self.listener.on_connect()
+
+    def _receive(self):
+        try:
+            data = self.conn.recv(_RECV_SIZE)
+        except OSError as exc:
+            log("warning", "Monitor %s: receive failed (%s)" % (self.peer, exc))
+            data = b""
+        if not data:
+            log("notice", "Monitor %s disconnected" % self.peer)
+            self._drop()
+            return
+        self.last_heard = ticks_ms()
+        self._deliver(data)
+
+    def _drain(self):
+        # What the old Monitor sent before it went (an ack, say) still counts.
+        conn = self.conn
+        conn.settimeout(0)
+        for _ in range(_DRAIN_READS):
+            try:
+                data = conn.recv(_RECV_SIZE)
+            except OSError:
+                return
+            if not data:
+                return
+            self._deliver(data)
+            if self.conn is not conn:
+                return  # a reply to it failed and dropped it
+
+    def _drop(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except OSError:
+                pass
+            self.conn = None
+            self.listener.on_disconnect()
+
+
+class SerialLink(_Framed):
+    """A serial line has no connect event: the Monitor counts as connected
+    while its frames keep arriving (it sends a health check every second)
+    and as gone after `silence_s` without any."""
+
+    def __init__(self, port, listener, silence_s=5, max_frame=evwire.DEFAULT_MAX, name="serial"):
+        _Framed.__init__(self, listener, max_frame)
+        self.port = port
+        self.silence_ms = int(silence_s * 1000)
+        self.last_heard = None
+        self.up = False
+        self.where = name
+
+    def connected(self):
+        return self.up
+
+    def pollables(self):
+        return ()  # the adapter has no pollable handle; housekeeping reads it
+
+    def service(self, handle, now_ms):
+        pass
+
+    def housekeeping(self, now_ms):
+        data = self.port.read(_SERIAL_CHUNK, 0)
+        if data:
+            frames_before = self.decoder.frames
+            if not self.up:
+                self._deliver_first(data, now_ms)
+            else:
+                self._deliver(data)
+            if self.decoder.frames != frames_before:
+                self.last_heard = now_ms
+        if self.up and ticks_diff(now_ms, self.last_heard) >= self.silence_ms:
+            log("notice", "Monitor silent on %s for %d ms: link down" % (self.where,
+                                                                       self.silence_ms))
+            self.up = False
+            self.listener.on_disconnect()
+
+    def _deliver_first(self, data, now_ms):
+        # The first good frame after a silence is a (new) Monitor connecting:
+        # announce it before the frame is handled, so resends follow at once.
+        messages = self.decoder.feed(data)
+        if messages:
+            self.up = True
+            self.last_heard = now_ms
+            log("info", "Monitor heard on %s" % self.where)
+            self.listener.on_connect()
+        for msg in messages:
+            trace("recv", msg)
+            self.listener.on_message(msg)
+
+    def send(self, msg):
+        if not self.up:
+            return False
+        try:
+            self.port.write(evwire.encode_frame(msg))
+        except OSError as exc:
+            log("warning", "serial link %s: write failed (%s)" % (self.where, exc))
+            return False
+        trace("send", msg)
+        return True
+
+    def close(self):
+        self.port.close()

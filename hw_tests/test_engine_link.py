@@ -1,0 +1,149 @@
+"""The Monitor link, on both runtimes: malformed frames and messages get an
+error_response and the link stays up; a newer connection replaces the older;
+the same frames over a serial line (a real pty)."""
+from __future__ import annotations
+
+import os
+import select
+import time
+import tty
+
+import pytest
+
+import evwire
+from evengine.harness import RUNTIMES, start_engine, wait_ready
+from evsim.harness import start_sim
+from evwire.framing import cobs_encode
+
+TICK = "0.3"
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request) -> str:
+    return request.param
+
+
+def _error(probe):
+    return probe.wait_type("error_response")
+
+
+def test_malformed_frames_and_messages_get_error_response(procs, tmp_path, runtime):
+    sim = start_sim(procs, tmp_path)
+    engine = start_engine(procs, tmp_path / "state", sim.link, runtime, "--tick", TICK)
+    probe = engine.probe()
+
+    frame = bytearray(evwire.encode_frame(evwire.make("health_check_request", id="CP1")))
+    frame[5] ^= 0xFF  # a bit-flipped byte of the "id" key: CRC mismatch
+    probe.send_raw(bytes(frame))
+    assert "malformed frame" in _error(probe)["error"]
+
+    probe.send_raw(b"\x00" + bytes(range(1, 40)) + b"\x00")  # line noise
+    assert "malformed frame" in _error(probe)["error"]
+
+    payload = evwire.dumps([1, 2, 3])  # valid CBOR, not a map
+    crc = evwire.crc16_ccitt_false(payload)
+    probe.send_raw(b"\x00" + cobs_encode(payload + bytes((crc >> 8, crc & 0xFF))) + b"\x00")
+    assert "not a CBOR map" in _error(probe)["error"]
+
+    bad = probe.send(evwire.make("start_charging_command", cp_id="CP1", session_id="S1",
+                                 price_per_kwh=0.3, max_charging_rate_kw=11.0))
+    reply = _error(probe)
+    assert reply["message_id"] == bad["message_id"] and "driver_id" in reply["error"]
+
+    probe.send(evwire.make("make_coffee", cp_id="CP1"))
+    assert "make_coffee" in _error(probe)["error"]
+
+    probe.send(evwire.make("charge_request", cp_id="CP1", driver_id="D1", timestamp=1))
+    assert "charge_request" in _error(probe)["error"]
+
+    typed = probe.send(evwire.make("health_check_request", id=42))
+    reply = _error(probe)
+    assert reply["message_id"] == typed["message_id"] and "'id'" in reply["error"]
+
+    health = probe.health()  # the same connection still works
+    assert health["engine_status"] == "OK"
+    assert "dropped 1 malformed frame(s)" in engine.log()
+    assert not probe.closed_by_peer
+
+
+def test_a_new_monitor_connection_replaces_the_old(procs, tmp_path, runtime):
+    sim = start_sim(procs, tmp_path, "--time-scale", "30")
+    engine = start_engine(procs, tmp_path / "state", sim.link, runtime, "--tick", TICK,
+                          "--monitor-grace", "1")
+    first = engine.probe()
+    assert first.start("S1")["status"] == "success"
+    second = engine.probe()
+    assert second.health()["is_charging"] is True
+    first.collect(0.5)
+    assert first.closed_by_peer
+    assert "replaces the one from" in engine.log()
+    time.sleep(1.5)  # longer than the grace: the session goes on with the new Monitor
+    second.wait_type("charging_data")
+    assert second.health()["session_id"] == "S1"
+
+
+class PtyMonitor:
+    """The Monitor's end of a serial link: the master side of a real pty."""
+
+    def __init__(self):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # kept open, as a USB adapter's line would stay
+        self.device = os.ttyname(self.slave)
+        self.decoder = evwire.FrameDecoder()
+        self.inbox: list[dict] = []
+
+    def send(self, msg: dict) -> dict:
+        os.write(self.master, evwire.encode_frame(msg))
+        return msg
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for index, msg in enumerate(self.inbox):
+                if predicate(msg):
+                    return self.inbox.pop(index)
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                self.inbox += self.decoder.feed(os.read(self.master, 4096))
+        raise AssertionError(f"nothing matching within {timeout}s; got {self.inbox[-5:]}")
+
+    def request(self, msg: dict) -> dict:
+        self.send(msg)
+        return self.wait_for(lambda m: m.get("message_id") == msg["message_id"])
+
+    def close(self):
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def test_serial_monitor_link_over_a_pty(procs, tmp_path, runtime):
+    sim = start_sim(procs, tmp_path, "--time-scale", "30")
+    monitor = PtyMonitor()
+    try:
+        proc = procs.evcharge("engine", [
+            "engine", "--cp-id", "CP1", "--serial-link", monitor.device, "--meter",
+            str(sim.link), "--state-dir", str(tmp_path / "state"), "--runtime", runtime,
+            "--tick", TICK, "--menu", "off"])
+        wait_ready(proc, mark="ready serial link on")
+        health = monitor.request(evwire.make("health_check_request", id="CP1"))
+        assert health["type"] == "health_check_response" and health["engine_status"] == "OK"
+        started = monitor.request(evwire.make(
+            "start_charging_command", cp_id="CP1", session_id="S1", driver_id="D1",
+            price_per_kwh=0.3, max_charging_rate_kw=11.0))
+        assert started["status"] == "success"
+        data = monitor.wait_for(lambda m: m.get("type") == "charging_data")
+        assert data["session_id"] == "S1"
+        os.write(monitor.master, b"\x00\x05garbage\x00")
+        error = monitor.wait_for(lambda m: m.get("type") == "error_response")
+        assert "malformed frame" in error["error"]
+        stopped = monitor.request(evwire.make("stop_charging_command", cp_id="CP1",
+                                              session_id="S1"))
+        assert stopped["status"] == "success"
+        done = monitor.wait_for(lambda m: m.get("type") == "charge_completion")
+        assert done["meter_stop_kwh"] == pytest.approx(sim.status()["meter_kwh"], abs=0.001)
+        monitor.send({"type": "charge_completion_ack", "message_id": done["message_id"],
+                      "session_id": "S1"})
+        monitor.request(evwire.make("health_check_request", id="CP1"))
+        assert "completion of session S1 acknowledged" in proc.log()
+    finally:
+        monitor.close()
