@@ -1,0 +1,88 @@
+"""evcharge monitor: the charge point's Monitor daemon (Raspberry Pi, systemd).
+
+Settings come from --config FILE (TOML), then EVCHARGE_* environment
+variables, then flags; a later source wins. A bad setting is one line on
+stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import NoReturn
+
+from evmonitor import config
+from evmonitor.daemon import MonitorDaemon
+from evwire import trace
+
+EXIT_BAD_CONFIG = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block: it is what journald shows the operator.
+        self.exit(EXIT_BAD_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="evcharge monitor", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Every flag also reads EVCHARGE_<NAME> (e.g. EVCHARGE_CP_ID, EVCHARGE_SECRET, "
+               "EVCHARGE_CENTRAL, EVCHARGE_KAFKA) and the TOML key <name> (e.g. cp_id). "
+               "See docs/MONITOR.md.")
+    p.add_argument("--config", metavar="FILE", help="TOML settings file "
+                   "(e.g. /etc/evcharge/monitor.toml)")
+    ident = p.add_argument_group("identity")
+    ident.add_argument("--cp-id", help="charge point id, e.g. CP1")
+    ident.add_argument("--secret", help="shared secret for auth_request (prefer --secret-file)")
+    ident.add_argument("--secret-file", metavar="PATH", help="file holding the secret")
+    ident.add_argument("--location", help="where the charge point is (shown to drivers)")
+    ident.add_argument("--max-kw", type=float, help="max charging rate in kW (default 22)")
+    links = p.add_argument_group("links")
+    engine = links.add_mutually_exclusive_group()
+    engine.add_argument("--engine", metavar="HOST:PORT", help="the Engine over TCP")
+    engine.add_argument("--engine-serial", metavar="DEV", help="the Engine over a serial line, "
+                        "e.g. /dev/ttyACM0")
+    links.add_argument("--engine-baud", type=int, help="serial speed (default 115200)")
+    links.add_argument("--central", metavar="HOST:PORT", help="Central's TCP address")
+    links.add_argument("--kafka", metavar="HOST:PORT", help="Kafka bootstrap servers")
+    links.add_argument("--outbox", metavar="PATH",
+                       help=f"SQLite telemetry outbox (default {config.DEFAULT_OUTBOX})")
+    timing = p.add_argument_group("timing (seconds)")
+    timing.add_argument("--health-interval", type=float, help="Engine health checks (1)")
+    timing.add_argument("--heartbeat-interval", type=float, help="heartbeats to Central (1)")
+    timing.add_argument("--engine-timeout", type=float, help="health check answer timeout (1)")
+    timing.add_argument("--command-timeout", type=float, help="Engine command answer timeout (5)")
+    timing.add_argument("--backoff-base", type=float, help="reconnect back-off base (0.5)")
+    timing.add_argument("--backoff-cap", type=float, help="Central reconnect back-off cap (30)")
+    timing.add_argument("--backoff-reset", type=float,
+                        help="link up this long resets the back-off (10)")
+    timing.add_argument("--engine-backoff-cap", type=float, help="Engine reconnect cap (2)")
+    timing.add_argument("--shutdown-flush", type=float,
+                        help="time to flush Kafka at shutdown (3)")
+    box = p.add_argument_group("outbox")
+    box.add_argument("--outbox-bound", type=int, help="rows before samples are thinned (10000)")
+    box.add_argument("--thin-keep-every", type=int, help="keep every Nth sample when thinning (10)")
+    box.add_argument("--kafka-in-flight", type=int, help="records awaiting delivery at once (1000)")
+    out = p.add_argument_group("output")
+    out.add_argument("--panel", action="store_true", default=None,
+                     help="live text panel on stdout")
+    out.add_argument("--log-level", choices=list(trace.LEVELS), help="stderr log level (info)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    flags = {name: getattr(args, name, None) for name in config.SETTINGS}
+    try:
+        cfg = config.build(args.config, flags)
+    except config.ConfigError as exc:
+        print(f"evcharge monitor: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    trace.configure(tier="evcharge-monitor", level=cfg.log_level)
+    try:
+        return asyncio.run(MonitorDaemon(cfg).run())
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,169 @@
+"""One framed-CBOR connection (TCP or serial) as seen by the Monitor's asyncio loop.
+
+Received messages keep the exact CBOR payload bytes they arrived in
+(`WireMessage.payload`), so telemetry goes to the outbox and on to Kafka
+without being re-encoded.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+
+from evmonitor.config import Endpoint
+from evwire import DEFAULT_MAX, encode_frame
+from evwire.errors import DecodeError
+from evwire.framing import decode_payload, loads
+from evwire.trace import log, trace
+
+READ_CHUNK = 4096
+# A peer that stops reading must not make us buffer without limit.
+MAX_WRITE_BACKLOG = 256 * 1024
+
+
+class WireMessage(dict):
+    """A decoded message plus the CBOR payload bytes it was decoded from."""
+
+    payload: bytes = b""
+
+
+class PayloadFrameDecoder:
+    """Frames in, messages out, each keeping its payload bytes.
+
+    The same framing as evwire.FrameDecoder (0x00 delimiters, COBS, CRC,
+    payload at most `max_len`), built on evwire's public decode_payload() and
+    loads(). Bad frames are dropped and counted, never raised; at most about
+    `max_len` bytes are held while waiting for a delimiter.
+    """
+
+    def __init__(self, max_len: int = DEFAULT_MAX):
+        self.max_len = max_len
+        self.buffer_bound = max_len + 3 + (max_len + 2) // 254  # longest valid COBS body
+        self._buf = bytearray()
+        self._discarding = False
+        self.frames = 0
+        self.dropped_frames = 0
+        self.last_error: str | None = None
+
+    def feed(self, data: bytes) -> list[WireMessage]:
+        messages: list[WireMessage] = []
+        for index, chunk in enumerate(bytes(data).split(b"\x00")):
+            if index > 0:  # a delimiter ended the frame collected so far
+                body, self._buf = bytes(self._buf), bytearray()
+                if self._discarding:
+                    self._discarding = False
+                elif body:
+                    msg = self._decode(body)
+                    if msg is not None:
+                        messages.append(msg)
+            if self._discarding or not chunk:
+                continue
+            if len(self._buf) + len(chunk) > self.buffer_bound:
+                self._drop(f"frame longer than {self.buffer_bound} bytes")
+                self._buf = bytearray()
+                self._discarding = True
+            else:
+                self._buf.extend(chunk)
+        return messages
+
+    def _drop(self, reason: str) -> None:
+        self.dropped_frames += 1
+        self.last_error = reason
+
+    def _decode(self, body: bytes) -> WireMessage | None:
+        try:
+            payload = bytes(decode_payload(body))
+            if len(payload) > self.max_len:
+                raise DecodeError(f"payload longer than {self.max_len}")
+            decoded = loads(payload)
+            if not isinstance(decoded, dict):
+                raise DecodeError("payload is not a CBOR map")
+        except DecodeError as exc:
+            self._drop(str(exc))
+            return None
+        except Exception as exc:  # a codec bug must not kill the link
+            self._drop(f"undecodable frame: {exc}")
+            return None
+        self.frames += 1
+        msg = WireMessage(decoded)
+        msg.payload = payload
+        return msg
+
+
+class FramedLink:
+    """Frames in and out over a byte stream: an asyncio StreamReader plus writer functions."""
+
+    def __init__(self, name: str, reader: asyncio.StreamReader,
+                 write: Callable[[bytes], None], close: Callable[[], None],
+                 backlog: Callable[[], int] = lambda: 0):
+        self.name = name
+        self._reader = reader
+        self._write = write
+        self._close = close
+        self._backlog = backlog
+        self.closed = False
+        self.decoder = PayloadFrameDecoder()
+
+    async def messages(self) -> AsyncIterator[WireMessage]:
+        """Yield messages until the peer closes or the stream fails."""
+        dropped = 0
+        while not self.closed:
+            try:
+                data = await self._reader.read(READ_CHUNK)
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                log("warning", f"{self.name}: read failed: {exc}")
+                return
+            if not data:
+                return
+            for msg in self.decoder.feed(data):
+                trace("recv", msg)
+                yield msg
+            if self.decoder.dropped_frames != dropped:
+                dropped = self.decoder.dropped_frames
+                log("warning", f"{self.name}: dropped a bad frame ({self.decoder.last_error}); "
+                               f"{dropped} dropped so far")
+
+    def send(self, msg: dict) -> bool:
+        """Queue one message; False if the link is closed or the peer is not reading."""
+        if self.closed:
+            return False
+        if self._backlog() > MAX_WRITE_BACKLOG:
+            log("warning", f"{self.name}: peer is not reading; dropping the link")
+            self.close()
+            return False
+        try:
+            self._write(encode_frame(msg))
+        except (OSError, RuntimeError) as exc:
+            log("warning", f"{self.name}: write failed: {exc}")
+            self.close()
+            return False
+        trace("send", msg)
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self._close()
+            except OSError:
+                pass
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short reason for a failed connect: 'connection refused', 'timed out'..."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno).lower()  # asyncio's own text repeats the address
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+async def open_tcp(name: str, endpoint: Endpoint, timeout: float) -> FramedLink:
+    """Connect; raises OSError (or TimeoutError) when the peer cannot be reached."""
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(endpoint.host, endpoint.port), timeout)
+    transport = writer.transport
+    return FramedLink(name, reader, writer.write, writer.close,
+                      backlog=transport.get_write_buffer_size)

@@ -1,0 +1,169 @@
+"""Producer loop: outbox rows -> Kafka `cp-events` (key = cp_id, value = Engine payload).
+
+Rows are produced in outbox order, at most `in_flight` unconfirmed at a
+time, and deleted only from the broker's delivery report. The idempotent
+producer (acks=all, never times a record out) keeps them in order across
+broker outages; whatever is unconfirmed when the Monitor stops stays in the
+outbox and is replayed, in order, at the next start.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from evkafka import names
+from evkafka.client import DEFAULT_PARTITIONS, make_producer
+from evmonitor.outbox import Outbox, OutboxError, Row
+from evwire.trace import log
+
+BUSY_POLL_S = 0.01
+IDLE_POLL_S = 0.5
+TOPIC_RETRY_S = 1.0
+TOPIC_TIMEOUT_S = 3.0
+
+
+class KafkaForwarder:
+    def __init__(self, outbox: Outbox, bootstrap: str, cp_id: str, in_flight: int = 1000):
+        self.outbox = outbox
+        self.bootstrap = bootstrap
+        self.cp_id = cp_id
+        self.topic = names.cp_events()
+        self.max_in_flight = in_flight
+        self.sent_upto = 0  # highest seq handed to the producer (in flight or delivered)
+        self.in_flight = 0
+        self.delivered = 0
+        self.state = "waiting for broker"
+        self._confirmed: list[int] = []  # appended by delivery callbacks
+        self._retry: deque[Row] = deque()
+        self._wake = asyncio.Event()
+        self._producer = None
+        self._admin: AdminClient | None = None  # one, reused: a new client per try is noisy
+        self._last_error = ""
+
+    def wake(self) -> None:
+        """New rows are in the outbox: produce now rather than at the next idle tick."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        await self._wait_for_topic()
+        # librdkafka's own log lines are not journald-style and repeat every reconnect:
+        # silence them, error_cb reports each new problem once.
+        self._producer = make_producer(self.bootstrap, client_id=f"evcharge-monitor-{self.cp_id}",
+                                       error_cb=self._on_error, log_level=0)
+        self.state = "connected"
+        log("info", f"producing telemetry to {self.topic} at {self.bootstrap}")
+        while True:
+            self._producer.poll(0)
+            self._settle()
+            self._produce_more()
+            self._wake.clear()
+            idle = self.in_flight == 0 and not self._retry
+            try:
+                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S if idle else BUSY_POLL_S)
+            except TimeoutError:
+                pass
+
+    async def _wait_for_topic(self) -> None:
+        """Create the topic if missing; the broker may be down for a long time (records wait)."""
+        reported = False
+        while True:
+            done = asyncio.get_running_loop().create_future()
+            # A daemon thread, not the default executor: shutdown must never wait for it.
+            threading.Thread(target=self._ensure_topic, args=(done,), daemon=True,
+                             name="kafka topic check").start()
+            error = await done
+            if error is None:
+                return
+            if not reported:
+                log("warning", f"Kafka broker at {self.bootstrap} not usable yet ({error}); "
+                               f"telemetry waits in the outbox")
+                reported = True
+            self.state = "waiting for broker"
+            await asyncio.sleep(TOPIC_RETRY_S)
+
+    def _ensure_topic(self, done: asyncio.Future) -> None:
+        error = None
+        try:
+            if self._admin is None:
+                self._admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+            if self.topic not in self._admin.list_topics(timeout=TOPIC_TIMEOUT_S).topics:
+                futures = self._admin.create_topics(
+                    [NewTopic(self.topic, num_partitions=DEFAULT_PARTITIONS,
+                              replication_factor=1)], operation_timeout=TOPIC_TIMEOUT_S)
+                for future in futures.values():
+                    future.result(TOPIC_TIMEOUT_S)
+        except KafkaException as exc:
+            if "already exists" not in str(exc) and "TOPIC_ALREADY_EXISTS" not in str(exc):
+                error = str(exc)  # Central (or another Monitor) may have just created it
+        except Exception as exc:  # the thread must always answer the waiting loop
+            error = f"{type(exc).__name__}: {exc}"
+        loop = done.get_loop()
+        try:
+            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(error))
+        except RuntimeError:
+            pass  # the loop is gone: the Monitor is shutting down
+
+    def _on_error(self, err: KafkaError) -> None:
+        text = err.str()
+        if text != self._last_error:
+            self._last_error = text
+            log("warning", f"Kafka: {text}")
+        self.state = "broker unreachable" if err.code() in (
+            KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT) else "error"
+
+    def _on_delivery(self, err: KafkaError | None, row: Row) -> None:
+        # Called from poll()/flush(), possibly on the flush thread: only record the outcome.
+        if err is None:
+            self._confirmed.append(row.seq)
+        else:
+            self._retry.append(row)
+            log("warning", f"Kafka refused {row.kind} id={row.message_id}: {err.str()}; "
+                           f"will retry")
+        self.in_flight -= 1
+
+    def _settle(self) -> None:
+        if not self._confirmed:
+            return
+        confirmed, self._confirmed = self._confirmed, []
+        try:
+            self.outbox.delete(confirmed)
+        except OutboxError as exc:
+            # Delivered but not deleted: they would be sent again after a restart, which
+            # Central absorbs (idempotent by message_id / session_id).
+            log("error", str(exc))
+        self.delivered += len(confirmed)
+        if self.state != "connected" and self.in_flight == 0:
+            self.state = "connected"
+
+    def _produce_more(self) -> None:
+        room = self.max_in_flight - self.in_flight
+        if room <= 0:
+            return
+        batch = [self._retry.popleft() for _ in range(min(room, len(self._retry)))]
+        if len(batch) < room:
+            fresh = self.outbox.after(self.sent_upto, room - len(batch))
+            if fresh:
+                self.sent_upto = fresh[-1].seq
+            batch.extend(fresh)
+        for index, row in enumerate(batch):
+            try:
+                self._producer.produce(self.topic, key=self.cp_id.encode(), value=row.payload,
+                                       on_delivery=lambda err, _m, row=row: self._on_delivery(
+                                           err, row))
+            except BufferError:
+                # librdkafka's queue is full: keep the rest, in order, for the next round.
+                self._retry.extendleft(reversed(batch[index:]))
+                break
+            self.in_flight += 1
+
+    async def flush(self, timeout: float) -> int:
+        """Wait up to `timeout` s for in-flight records; returns how many stay undelivered."""
+        if self._producer is None:
+            return self.outbox.depth
+        await asyncio.to_thread(self._producer.flush, timeout)
+        self._settle()
+        return self.outbox.depth

@@ -1,0 +1,273 @@
+"""A whole charging network as real processes: start it, break it, ask it how it is.
+
+    spec = NetworkSpec(workdir, cps=[CpSpec("CP1")], drivers=["D1"])
+    with Network(spec) as net:            # broker, Central, per CP sim-hw + Engine + Monitor
+        net.wait_state("CP1", "AVAILABLE")
+        run = net.start_driver("D1", "charge", "CP1", "--kwh", "0.5")
+        net.kill_engine("CP1"); net.start_engine("CP1")
+        run.wait(); net.db_sessions(); net.meter_kwh("CP1")
+
+Used by `evcharge demo`, the end-to-end tests and the benchmarks. Every
+process is started through its console command, as a user would, and logs to
+a file in the workdir; kill_*() is SIGKILL (a crash), stop_*() is SIGTERM.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from evcharge.harness import centraldb, commands
+from evcharge.harness.central_client import CentralClient, CentralUnavailable, tcp_connector
+from evcharge.harness.drivers import DriverRun
+from evcharge.harness.netns import connect_in_namespace
+from evcharge.harness.procs import Proc, ProcessGroup, free_port, port_open, wait_until
+from evcharge.harness.spec import Host, NetworkSpec
+from evsim.control import ControlClient
+
+
+class NetworkError(RuntimeError):
+    """A process of the network failed to start or misbehaved; the text says which."""
+
+
+def wait_ready(proc: Proc, timeout: float = 30.0, word: str = "ready") -> None:
+    """Wait until the process logged a line containing `word` (every service does)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if word in proc.log():
+            return
+        if not proc.alive():
+            tail = "\n".join(proc.log().splitlines()[-15:])
+            raise NetworkError(f"{proc.name} exited with {proc.popen.returncode} before "
+                               f"it was ready; last lines of {proc.log_path}:\n{tail}")
+        time.sleep(0.05)
+    raise NetworkError(f"{proc.name} not ready within {timeout}s (log: {proc.log_path})")
+
+
+class Network:
+    def __init__(self, spec: NetworkSpec, group: ProcessGroup | None = None):
+        self.spec = spec
+        self.workdir = Path(spec.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.group = group or ProcessGroup(self.workdir / "logs")
+        self._owns_group = group is None
+        self.procs: dict[str, Proc] = {}
+        self.central_port = free_port()
+        self.broker_port = free_port()
+        self.engine_ports = {cp.cp_id: free_port() for cp in spec.cps}
+        self.kafka = spec.kafka or f"{spec.hub.address}:{self.broker_port}"
+        self.central_address = f"{spec.hub.address}:{self.central_port}"
+        self.env: dict[str, str] = {}
+        if spec.kafka_namespace is not None:
+            self.env[commands.ENV_KAFKA_NAMESPACE] = spec.kafka_namespace
+        self.central = CentralClient(self._central_connector(), spec.admin_token)
+        self.sims = {cp.cp_id: ControlClient(self.control_path(cp.cp_id)) for cp in spec.cps}
+
+    # ----- whole network -------------------------------------------------
+    def start(self, wait_available: bool = True) -> Network:
+        for cp in self.spec.cps:
+            self.spec.cp_dir(cp.cp_id).mkdir(parents=True, exist_ok=True)
+        for driver_id in self.spec.drivers:
+            self.spec.driver_dir(driver_id).mkdir(parents=True, exist_ok=True)
+        if self.spec.kafka is None:
+            self.start_broker()
+        else:
+            self.check_kafka()
+        self.provision()
+        self.start_central()
+        for cp in self.spec.cps:
+            self.start_sim(cp.cp_id)
+        for cp in self.spec.cps:
+            self.start_engine(cp.cp_id)
+        for cp in self.spec.cps:
+            self.start_monitor(cp.cp_id)
+        if wait_available:
+            for cp in self.spec.cps:
+                self.wait_state(cp.cp_id, "AVAILABLE", timeout=60)
+        return self
+
+    def close(self) -> None:
+        """SIGTERM everything, clients first and the broker last."""
+        self.central.close()
+        for control in self.sims.values():
+            control.close()
+        order = ("driver-", "monitor-", "engine-", "sim-", "central", "broker")
+        for prefix in order:
+            for name, proc in list(self.procs.items()):
+                if name.startswith(prefix):
+                    proc.terminate(timeout=10)
+        if self._owns_group:
+            self.group.close()
+
+    def __enter__(self) -> Network:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # ----- processes -----------------------------------------------------
+    def _start(self, name: str, host: Host, args: list[str], ready: bool = True,
+               timeout: float = 30.0) -> Proc:
+        old = self.procs.get(name)
+        if old is not None and old.alive():
+            raise NetworkError(f"{name} is already running (pid {old.pid})")
+        proc = self.group.start(name, commands.on_host(host, args), env=self.env)
+        self.procs[name] = proc
+        if ready:
+            wait_ready(proc, timeout)
+        return proc
+
+    def proc(self, name: str) -> Proc:
+        return self.procs[name]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the process gets no chance to clean up, as in a crash."""
+        self.procs[name].kill()
+
+    def stop(self, name: str) -> int | None:
+        return self.procs[name].terminate(timeout=10)
+
+    def start_broker(self) -> Proc:
+        return self._start("broker", self.spec.hub, commands.broker(self.kafka))
+
+    def kill_broker(self) -> None:
+        self.kill("broker")
+
+    def check_kafka(self, timeout: float = 10.0) -> None:
+        """Fail early and clearly when a given broker does not answer at all."""
+        first = self.kafka.split(",")[0]
+        host, _, port = first.rpartition(":")
+        deadline = time.monotonic() + timeout
+        while not port_open(host, int(port)):
+            if time.monotonic() > deadline:
+                raise NetworkError(f"cannot reach the Kafka broker at {self.kafka} "
+                                   f"(nothing listens there after {timeout:g} s)")
+            time.sleep(0.2)
+
+    def provision(self) -> None:
+        """A fresh Central database with this network's CPs and drivers."""
+        for args in commands.provisioning(self.spec):
+            done = subprocess.run(commands.on_host(self.spec.hub, args), capture_output=True,
+                                  text=True, env={**os.environ, **self.env}, timeout=60)
+            if done.returncode != 0:
+                raise NetworkError(f"provisioning failed: {' '.join(args[:3])}: "
+                                   f"{(done.stderr or done.stdout).strip()}")
+
+    def start_central(self) -> Proc:
+        args = commands.central(self.spec, self.central_address, self.kafka)
+        return self._start("central", self.spec.hub, args, timeout=60)
+
+    def kill_central(self) -> None:
+        self.central.close()
+        self.kill("central")
+
+    def control_path(self, cp_id: str) -> Path:
+        return commands.sim_control(self.spec.cp_dir(cp_id))
+
+    def start_sim(self, cp_id: str) -> Proc:
+        args = commands.sim_hw(self.spec.cp(cp_id), self.spec.cp_dir(cp_id), self.spec.timers)
+        return self._start(f"sim-{cp_id}", self.spec.cp_host, args)
+
+    def start_engine(self, cp_id: str) -> Proc:
+        args = commands.engine(self.spec, cp_id, self.engine_address(cp_id))
+        return self._start(f"engine-{cp_id}", self.spec.cp_host, args)
+
+    def kill_engine(self, cp_id: str) -> None:
+        self.kill(f"engine-{cp_id}")
+
+    def engine_address(self, cp_id: str) -> str:
+        return f"127.0.0.1:{self.engine_ports[cp_id]}"  # the Monitor sits beside its Engine
+
+    def start_monitor(self, cp_id: str) -> Proc:
+        args = commands.monitor(self.spec, cp_id, self.engine_address(cp_id),
+                                self.central_address, self.kafka)
+        return self._start(f"monitor-{cp_id}", self.spec.cp_host, args)
+
+    def kill_monitor(self, cp_id: str) -> None:
+        self.kill(f"monitor-{cp_id}")
+
+    # ----- drivers -------------------------------------------------------
+    def driver_args(self, driver_id: str, *args: str) -> list[str]:
+        return commands.driver(driver_id, self.central_address, self.kafka,
+                               self.spec.driver_dir(driver_id) / "state", list(args))
+
+    def driver(self, driver_id: str, *args: str, timeout: float = 60.0
+               ) -> subprocess.CompletedProcess:
+        """Run one driver command to its end (e.g. `list`, `history`), output captured."""
+        argv = commands.on_host(self.spec.driver_host, self.driver_args(driver_id, *args))
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **self.env}, cwd=self.workdir)
+
+    def start_driver(self, driver_id: str, *args: str) -> DriverRun:
+        """A driver command in the background; its --json lines are read as they come."""
+        name = f"driver-{driver_id}"
+        old = self.procs.get(name)
+        if old is not None and old.alive():
+            raise NetworkError(f"{name} is already running (pid {old.pid})")
+        argv = commands.on_host(self.spec.driver_host, self.driver_args(driver_id, *args))
+        run = DriverRun.start(self.group, name, argv, self.env,
+                              self.spec.driver_dir(driver_id), cwd=self.workdir)
+        self.procs[name] = run.proc
+        return run
+
+    def kill_driver(self, driver_id: str) -> None:
+        self.kill(f"driver-{driver_id}")
+
+    # ----- the operator's console ------------------------------------------
+    def admin_args(self, *args: str) -> list[str]:
+        return commands.admin(self.central_address, self.spec.admin_token, list(args))
+
+    def admin(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
+        """`evcharge admin --json ...` as an operator types it, output captured."""
+        argv = commands.on_host(self.spec.driver_host, self.admin_args(*args))
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **self.env}, cwd=self.workdir)
+
+    # ----- what the network says -----------------------------------------
+    def _central_connector(self):
+        host, port = self.spec.hub.address, self.central_port
+        namespace = self.spec.driver_host.namespace
+        if namespace is None:
+            return tcp_connector(host, port)
+        return lambda: connect_in_namespace(namespace, (host, port), 3.0)
+
+    def cp_states(self) -> dict[str, str]:
+        """{cp_id: state} as Central shows them."""
+        return {cp["cp_id"]: cp["status"] for cp in self.cp_rows()}
+
+    def cp_state(self, cp_id: str) -> str | None:
+        try:
+            return self.cp_states().get(cp_id)
+        except CentralUnavailable:
+            return None
+
+    def wait_state(self, cp_id: str, state: str, timeout: float = 20.0) -> float:
+        """Wait until Central shows `state` for the CP; return the seconds it took."""
+        started = time.monotonic()
+        wait_until(lambda: self.cp_state(cp_id) == state, timeout=timeout, interval=0.1,
+                   what=f"{cp_id} {state} at Central")
+        return time.monotonic() - started
+
+    def cp_rows(self) -> list[dict]:
+        """Central's full view of every CP (status, live session, fault) via list_cps."""
+        return list(self.central.manual("list_cps") or [])
+
+    def sim(self, cp_id: str, command: str) -> dict:
+        """A command on a CP's virtual hardware (plug, unplug, status, ...): its JSON reply."""
+        reply = self.sims[cp_id].command(command)
+        if not reply.get("ok"):
+            raise NetworkError(f"sim-hw of {cp_id} refused {command!r}: {reply.get('error')}")
+        return reply
+
+    def meter_kwh(self, cp_id: str) -> float:
+        """The virtual meter's own energy register: the witness independent of the Engine."""
+        return float(self.sim(cp_id, "status")["meter_kwh"])
+
+    def db_sessions(self) -> list[dict]:
+        """Session rows straight from Central's database (also while Central is down)."""
+        return centraldb.sessions(self.spec.db_path)

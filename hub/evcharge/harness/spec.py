@@ -1,0 +1,81 @@
+"""What a network on one machine is made of: charge points, drivers, timers, hosts.
+
+Plain data, no processes: `network.Network` starts what a NetworkSpec says.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOCALHOST = "127.0.0.1"
+
+
+@dataclass
+class Timers:
+    """Short timers so that faults show within seconds (production uses longer ones)."""
+
+    heartbeat_s: float = 0.5          # Monitor -> Central heartbeats
+    heartbeat_timeout_s: float = 2.0  # Central marks a silent CP DISCONNECTED after this
+    health_s: float = 0.5             # Monitor -> Engine health checks
+    engine_timeout_s: float = 1.0     # a health check unanswered this long = Engine unreachable
+    engine_grace_s: float = 2.0       # Engine opens the relay after losing its Monitor this long
+    ev_full_s: float = 2.0            # Engine ends a session when the car drew ~nothing this long
+    backoff_base_s: float = 0.2       # Monitor reconnect back-off
+    backoff_cap_s: float = 1.0
+    time_scale: float = 30.0          # virtual hardware: simulated seconds per real second
+
+
+@dataclass
+class CpSpec:
+    cp_id: str
+    location: str = "Bay"
+    max_kw: float = 22.0
+    power_kw: float = 11.0      # what the simulated car draws
+    battery_kwh: float = 60.0
+    soc: float = 20.0           # state of charge at start, percent
+    plugged: bool = True
+    secret: str = field(default_factory=lambda: secrets.token_hex(16))
+
+
+@dataclass
+class Host:
+    """Where a tier runs: `prefix` runs a command there, `address` is its IP."""
+
+    name: str
+    address: str = LOCALHOST
+    prefix: list[str] = field(default_factory=list)
+    namespace: str | None = None  # network namespace, when it is a separate host
+
+
+@dataclass
+class NetworkSpec:
+    workdir: Path
+    cps: list[CpSpec]
+    drivers: list[str] = field(default_factory=list)
+    price_per_kwh: float = 0.30
+    admin_token: str = field(default_factory=lambda: secrets.token_hex(8))
+    runtime: str = "micropython"        # the Engine's interpreter: micropython | cpython
+    kafka: str | None = None            # an existing broker; None = start our own
+    kafka_namespace: str | None = None  # topic prefix; None = inherit the environment
+    require_known_drivers: bool = True
+    timers: Timers = field(default_factory=Timers)
+    hub: Host = field(default_factory=lambda: Host("hub"))
+    cp_host: Host = field(default_factory=lambda: Host("cp"))
+    driver_host: Host = field(default_factory=lambda: Host("driver"))
+
+    def cp(self, cp_id: str) -> CpSpec:
+        for cp in self.cps:
+            if cp.cp_id == cp_id:
+                return cp
+        raise KeyError(f"no charge point {cp_id} in this network")
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.workdir) / "central.sqlite3"
+
+    def cp_dir(self, cp_id: str) -> Path:
+        return Path(self.workdir) / "cp" / cp_id
+
+    def driver_dir(self, driver_id: str) -> Path:
+        return Path(self.workdir) / "drivers" / driver_id
