@@ -36,10 +36,16 @@ lint: venv
 demo: venv
 	$(BIN)/evcharge demo
 
-bench: venv firmware
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) firmware
 	$(BIN)/python tools/bench_all.py --full
 
-bench-smoke: venv
+bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python tools/bench_all.py --smoke
 
 # Cross-compile the Engine and the wire package to .mpy files in build/firmware.

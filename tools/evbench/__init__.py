@@ -1,0 +1,1 @@
+"""evbench: load generator and benchmarks of the whole network (make bench)."""
