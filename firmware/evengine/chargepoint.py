@@ -148,7 +148,10 @@ class ChargePoint:
             return False, "session %s is not charging here" % session_id
         if session.ending is not None:
             return True, "session already ending"
-        if self.end(t.REASON_STOPPED, ticks_ms()):
+        # An operator's stop (reason cp_stopped) must read as such on the ticket.
+        reason = t.REASON_CP_STOPPED if command.get("reason") == t.REASON_CP_STOPPED \
+            else t.REASON_STOPPED
+        if self.end(reason, ticks_ms()):
             return True, "charging stopped"
         return False, "relay did not open (%s)" % self.faults.fault_type()
 

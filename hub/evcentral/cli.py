@@ -13,6 +13,7 @@ import sys
 from evcentral import provision_cli
 from evcentral.config import (
     DEFAULT_HEARTBEAT_TIMEOUT_S,
+    DEFAULT_KAFKA_REQUEST_TTL_S,
     DEFAULT_PRICE_PER_KWH,
     DEFAULT_START_TIMEOUT_S,
     Config,
@@ -67,6 +68,10 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--start-timeout", type=_positive(float), default=DEFAULT_START_TIMEOUT_S,
                    help="seconds a connected CP may leave a start command unanswered before the "
                         "session ends as failed (default %(default)s)")
+    p.add_argument("--kafka-request-ttl", type=_positive(float),
+                   default=DEFAULT_KAFKA_REQUEST_TTL_S,
+                   help="charge requests read from Kafka older than this many seconds (and "
+                        "without expires_at) are refused, not started (default %(default)s)")
     p.add_argument("--require-known-drivers", action="store_true",
                    help="refuse drivers not added with `evcharge central add-driver`")
     p.add_argument("--max-frame", type=_positive(int), default=4096,
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         max_frame=ns.max_frame, max_connections=ns.max_connections,
         idle_timeout=ns.idle_timeout, write_buffer_limit=ns.write_buffer_limit,
         drain_timeout=ns.drain_timeout, start_timeout=ns.start_timeout,
+        kafka_request_ttl=ns.kafka_request_ttl,
         kafka_timeout=ns.kafka_timeout, log_level=ns.log_level,
     )
     configure(tier="evcharge-central", level=config.log_level)

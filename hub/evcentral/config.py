@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 DEFAULT_PRICE_PER_KWH = 0.30
 DEFAULT_HEARTBEAT_TIMEOUT_S = 3.0
 DEFAULT_START_TIMEOUT_S = 30.0
+DEFAULT_KAFKA_REQUEST_TTL_S = 10.0  # the Driver's default answer timeout
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Config:
     write_buffer_limit: int = 256 * 1024  # bytes queued to one slow client before it is dropped
     drain_timeout: float = 10.0  # a client that accepts nothing for this long is dropped
     auth_skew: int = 120
+    kafka_request_ttl: float = DEFAULT_KAFKA_REQUEST_TTL_S  # stale Kafka charge requests
     start_timeout: float = DEFAULT_START_TIMEOUT_S  # unanswered start -> failed session
     kafka_timeout: float = 15.0  # wait this long for Kafka before listening anyway
     history_limit: int = 20

@@ -15,8 +15,9 @@ from evcentral.boundary import ROLE_DRIVER, Router, dispatch
 from evcentral.config import Hub
 from evcentral.telemetry import KafkaBridge, Record
 from evkafka import names
-from evwire import dumps, error_response, loads
+from evwire import dumps, error_response, failure, loads
 from evwire import types as t
+from evwire.compat import unix_time
 from evwire.dispatch import Dispatcher
 from evwire.errors import WireError
 from evwire.trace import log, trace
@@ -121,5 +122,29 @@ class KafkaRecords:
                            "no one to answer, skipped")
             return []
         channel = KafkaReplyChannel(self.bridge, driver_id)
+        expired = self._expired(msg)
+        if expired:
+            log("warning", f"{msg['type']} id={msg['message_id']} from {driver_id} expired: "
+                           f"{expired}; not carried out")
+            channel.send(failure(msg, f"request expired ({expired}): the driver had given up "
+                                      "waiting, nothing was started", None, reason="expired",
+                                 cp_id=msg.get("cp_id", ""), session_id=None))
+            return channel.deliveries
         await dispatch(self.router, msg, channel)
         return channel.deliveries
+
+    def _expired(self, msg: dict) -> str | None:
+        """A charge request read from Kafka long after it was sent (Central was down)
+        must not start a session its driver no longer follows: the driver gave up
+        after its own timeout and said so. `expires_at` (set by the driver) wins;
+        otherwise requests older than --kafka-request-ttl are stale."""
+        if msg.get("type") != t.CHARGE_REQUEST:
+            return None
+        now = unix_time()
+        expires_at = msg.get("expires_at")
+        if isinstance(expires_at, int) and not isinstance(expires_at, bool):
+            return f"expired {now - expires_at} s ago" if now > expires_at else None
+        sent = msg.get("timestamp")
+        if isinstance(sent, int) and now - sent > self.hub.config.kafka_request_ttl:
+            return f"sent {now - sent} s ago"
+        return None

@@ -73,7 +73,7 @@ SCHEMA = {
         ("session_id:str?", "driver_id:str?", "reason:str?"),
     ),
     # Driver -> Central
-    t.CHARGE_REQUEST: (("cp_id:str", "driver_id:str", "timestamp:int"), ()),
+    t.CHARGE_REQUEST: (("cp_id:str", "driver_id:str", "timestamp:int"), ("expires_at:int",)),
     t.STOP_CHARGING_REQUEST: (
         ("cp_id:str", "session_id:str", "timestamp:int"),
         ("driver_id:str",),

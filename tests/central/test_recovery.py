@@ -108,6 +108,27 @@ def test_driver_requests_by_kafka_are_answered_on_driver_events(central, tap):
     mon.close()
 
 
+def test_stale_kafka_charge_requests_are_refused_not_started(central, tap):
+    """A request read long after its driver gave up (Central was down) starts nothing."""
+    mon = central.monitor("CP1").beat()
+    expired = charge_request("CP1", "D6")
+    expired["expires_at"] = unix_time() - 5
+    old = charge_request("CP1", "D7")
+    old["timestamp"] = unix_time() - 60  # older than the default --kafka-request-ttl
+    for request in (expired, old):
+        tap.driver_request(request)
+        reply = tap.wait_for(lambda k, m, r=request: m.get("message_id") == r["message_id"])
+        assert reply[0][1]["status"] == t.FAILURE and reply[0][1]["reason"] == "expired"
+    fresh = charge_request("CP1", "D8")
+    fresh["expires_at"] = unix_time() + 30
+    tap.driver_request(fresh)
+    reply = tap.wait_for(lambda k, m: m.get("message_id") == fresh["message_id"])[0][1]
+    assert reply["status"] == t.SUCCESS
+    command = mon.recv_type(t.START_CHARGING_COMMAND)
+    assert command["driver_id"] == "D8", "only the fresh request may start a session"
+    mon.close()
+
+
 def test_undecodable_records_are_skipped(central, tap):
     tap.producer.produce(names.cp_events(), key=b"CP1", value=b"\xff\x00")
     tap.producer.flush(10)

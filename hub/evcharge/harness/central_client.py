@@ -1,17 +1,16 @@
-"""A small synchronous wire client for Central: what an operator's console sends.
+"""Asking Central how the network is: the admin client, made fit for polling.
 
-The harness polls Central often (CP states, sessions) and a Python process
-per poll would load two busy cores, so it speaks the wire itself, exactly as
-`evcharge admin` does: one framed `manual_command` per request on a TCP
-connection, answered by `manual_command_response`.
+The harness polls Central often (CP states) and a Python process per poll
+would load two busy cores, so it speaks the wire in-process through
+`evcentral.admin_client.AdminClient`, the client `evcharge admin` itself uses.
+This module adds what polling needs: a connection that is reopened after
+Central restarts, one exception for "not reachable now", and connections
+made from inside a network namespace when the hub is a separate host.
 """
 from __future__ import annotations
 
-import socket
-import time
-from collections.abc import Callable
-
-import evwire
+from evcentral.admin_client import AdminClient, CentralUnreachable, NoReply
+from evcharge.harness.netns import connect_in_namespace
 from evwire import types as t
 
 
@@ -23,59 +22,37 @@ class CommandRefused(RuntimeError):
     """Central answered the command with status failure."""
 
 
-Connector = Callable[[], socket.socket]
+class NamespacedAdminClient(AdminClient):
+    """An AdminClient whose TCP connection starts in network namespace `namespace`."""
 
+    def __init__(self, namespace: str, host: str, port: int, token: str | None,
+                 timeout: float = 5.0):
+        super().__init__(host, port, token, timeout)
+        self.namespace = namespace
 
-def tcp_connector(host: str, port: int, timeout: float = 3.0) -> Connector:
-    return lambda: socket.create_connection((host, port), timeout=timeout)
+    def connect(self) -> None:
+        try:
+            self.sock = connect_in_namespace(self.namespace, (self.host, self.port),
+                                             self.timeout)
+        except OSError as exc:
+            raise CentralUnreachable(f"cannot reach Central at {self.host}:{self.port} from "
+                                     f"{self.namespace} ({exc.strerror or exc})") from None
 
 
 class CentralClient:
-    def __init__(self, connect: Connector, token: str, timeout: float = 5.0):
-        self.connect = connect
-        self.token = token
-        self.timeout = timeout
-        self._sock: socket.socket | None = None
-        self._decoder = evwire.FrameDecoder()
+    def __init__(self, admin: AdminClient):
+        self.admin = admin
 
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def _socket(self) -> socket.socket:
-        if self._sock is None:
-            try:
-                self._sock = self.connect()
-            except OSError as exc:
-                raise CentralUnavailable(f"cannot connect to Central: {exc}") from exc
-            self._sock.settimeout(self.timeout)
-            self._decoder = evwire.FrameDecoder()
-        return self._sock
-
-    def request(self, msg: dict) -> dict:
-        """Send one message and return the reply carrying its message_id."""
-        sock = self._socket()
-        try:
-            sock.sendall(evwire.encode_frame(msg))
-            deadline = time.monotonic() + self.timeout
-            while time.monotonic() < deadline:
-                data = sock.recv(65536)
-                if not data:
-                    raise ConnectionError("Central closed the connection")
-                for reply in self._decoder.feed(data):
-                    if reply.get("message_id") == msg["message_id"]:
-                        return reply
-        except OSError as exc:
-            self.close()  # a broken connection is reopened by the next request
-            raise CentralUnavailable(f"Central did not answer {msg['type']}: {exc}") from exc
-        self.close()
-        raise CentralUnavailable(f"Central did not answer {msg['type']} within {self.timeout}s")
+        self.admin.close()
 
     def manual(self, command: str, **fields: object) -> object:
         """Run an operator command; return its `data`, or raise CommandRefused."""
-        msg = evwire.make(t.MANUAL_COMMAND, command=command, token=self.token, **fields)
-        reply = self.request(msg)
+        try:
+            reply = self.admin.command(command, **fields)
+        except (CentralUnreachable, NoReply) as exc:
+            self.admin.close()  # the next call connects afresh (Central may have restarted)
+            raise CentralUnavailable(str(exc)) from exc
         if reply.get("type") == t.ERROR_RESPONSE or reply.get("status") != t.SUCCESS:
             text = reply.get("message") or reply.get("error") or "refused"
             raise CommandRefused(f"{command}: {text}")

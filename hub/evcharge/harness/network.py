@@ -18,10 +18,14 @@ import subprocess
 import time
 from pathlib import Path
 
+from evcentral.admin_client import AdminClient
 from evcharge.harness import centraldb, commands
-from evcharge.harness.central_client import CentralClient, CentralUnavailable, tcp_connector
+from evcharge.harness.central_client import (
+    CentralClient,
+    CentralUnavailable,
+    NamespacedAdminClient,
+)
 from evcharge.harness.drivers import DriverRun
-from evcharge.harness.netns import connect_in_namespace
 from evcharge.harness.procs import Proc, ProcessGroup, free_port, port_open, wait_until
 from evcharge.harness.spec import Host, NetworkSpec
 from evsim.control import ControlClient
@@ -61,7 +65,7 @@ class Network:
         self.env: dict[str, str] = {}
         if spec.kafka_namespace is not None:
             self.env[commands.ENV_KAFKA_NAMESPACE] = spec.kafka_namespace
-        self.central = CentralClient(self._central_connector(), spec.admin_token)
+        self.central = CentralClient(self._admin_client())
         self.sims = {cp.cp_id: ControlClient(self.control_path(cp.cp_id)) for cp in spec.cps}
 
     # ----- whole network -------------------------------------------------
@@ -229,12 +233,13 @@ class Network:
                               env={**os.environ, **self.env}, cwd=self.workdir)
 
     # ----- what the network says -----------------------------------------
-    def _central_connector(self):
-        host, port = self.spec.hub.address, self.central_port
+    def _admin_client(self) -> AdminClient:
+        """Central's admin client, connecting from the operator's (driver's) host."""
+        host, port, token = self.spec.hub.address, self.central_port, self.spec.admin_token
         namespace = self.spec.driver_host.namespace
         if namespace is None:
-            return tcp_connector(host, port)
-        return lambda: connect_in_namespace(namespace, (host, port), 3.0)
+            return AdminClient(host, port, token)
+        return NamespacedAdminClient(namespace, host, port, token)
 
     def cp_states(self) -> dict[str, str]:
         """{cp_id: state} as Central shows them."""

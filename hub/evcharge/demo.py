@@ -1,0 +1,168 @@
+"""`evcharge demo`: a whole charging network on this machine, with a story.
+
+Starts the local broker (its own process), Central with a fresh database,
+N charge points (virtual meter/relay/car + an Engine under MicroPython + a
+Monitor each) and two drivers working through services files; mid-run an
+Engine is killed and rebooted and an operator stops and resumes a CP. Ends
+with a summary and the check that billed energy equals what the meters
+measured (exit 0 on PASS, 1 on FAIL), then stops everything with SIGTERM.
+--keep leaves the network running for exploring until Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from evcharge.harness import billing
+from evcharge.harness.central_client import CommandRefused
+from evcharge.harness.network import Network, NetworkError
+from evcharge.harness.procs import wait_until
+from evcharge.harness.spec import CpSpec, NetworkSpec, Timers
+from evcharge.narrative import Narrator
+from evcharge.scenario import DemoRun, Plan
+from evcharge.summary import report
+from evkafka.broker import parse_hostport
+
+DRIVERS = ["D1", "D2"]
+CP_POWERS_KW = [11.0, 7.4, 22.0]
+MAX_CPS = 9
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class Stop(Exception):
+    """SIGTERM or SIGINT asked the demo to stop."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evcharge demo", description=__doc__.split("\n\n")[0])
+    p.add_argument("--keep", action="store_true",
+                   help="leave the network running after the story, until Ctrl-C")
+    p.add_argument("--cps", type=int, default=3, help=f"charge points, 1..{MAX_CPS} (default 3)")
+    p.add_argument("--workdir", type=Path,
+                   help="where databases, state and logs go (default: a new temp dir)")
+    p.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython",
+                   help="the Engines' interpreter (default micropython)")
+    p.add_argument("--kafka", metavar="HOST:PORT",
+                   help="use this Kafka broker instead of starting a local one")
+    p.add_argument("--time-scale", type=float, default=30.0,
+                   help="simulated seconds per real second on the virtual hardware (default 30)")
+    p.add_argument("--kwh", type=float, default=0.8, help="energy per service (default 0.8)")
+    return p
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 1 <= args.cps <= MAX_CPS:
+        parser.error(f"--cps must be 1..{MAX_CPS}, got {args.cps}")
+    if not 1.0 <= args.time_scale <= 600.0:
+        parser.error(f"--time-scale must be 1..600, got {args.time_scale:g}")
+    if not 0.05 <= args.kwh <= 20.0:
+        parser.error(f"--kwh must be 0.05..20, got {args.kwh:g}")
+    if args.kafka:
+        try:
+            parse_hostport(args.kafka)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"--kafka: {exc}")
+    if args.workdir is not None and (args.workdir / "central.sqlite3").exists():
+        parser.error(f"--workdir {args.workdir} holds an earlier network: give a new folder")
+    return args
+
+
+def network_spec(args: argparse.Namespace, workdir: Path) -> NetworkSpec:
+    cps = [CpSpec(f"CP{i + 1}", location=f"Plaza Mayor, bay {i + 1}",
+                  power_kw=CP_POWERS_KW[i % len(CP_POWERS_KW)]) for i in range(args.cps)]
+    # On a shared broker a fresh topic prefix keeps earlier runs' records out.
+    namespace = f"demo{uuid.uuid4().hex[:8]}." if args.kafka else ""
+    return NetworkSpec(workdir, cps=cps, drivers=list(DRIVERS), runtime=args.runtime,
+                       kafka=args.kafka, kafka_namespace=namespace,
+                       timers=Timers(time_scale=args.time_scale))
+
+
+def explore_help(net: Network) -> str:
+    ns = net.spec.kafka_namespace
+    env = f"EVCHARGE_KAFKA_NAMESPACE={ns} " if ns else ""
+    cp1 = net.spec.cps[0].cp_id
+    return "\n".join([
+        "The network keeps running. Explore it from another terminal:",
+        f"  evcharge admin --central {net.central_address} --token {net.spec.admin_token} "
+        "list --watch",
+        f"  {env}evcharge driver --id D1 --central {net.central_address} --kafka {net.kafka} list",
+        f"  {env}evcharge driver --id D1 --central {net.central_address} --kafka {net.kafka} "
+        f"charge {cp1} --kwh 1",
+        f"  evcharge sim-hw --control {net.control_path(cp1)} --send unplug   (the car leaves)",
+        f"Logs: {net.workdir / 'logs'}. Ctrl-C stops everything.",
+    ])
+
+
+def tell(net: Network, say: Narrator, args: argparse.Namespace) -> bool:
+    """The whole story; True when billing matched the meters."""
+    broker = f"the broker at {args.kafka}" if args.kafka else "a local broker"
+    say.say(f"starting the network in {net.workdir}: {broker}, Central, {args.cps} charge "
+            f"point(s) with Engines on {args.runtime}, drivers {', '.join(DRIVERS)}")
+    net.start()
+    say.say(f"network up: Central at {net.central_address}, Kafka at {net.kafka}, price "
+            f"{net.spec.price_per_kwh:.2f} EUR/kWh")
+    meters_before = {cp.cp_id: net.meter_kwh(cp.cp_id) for cp in net.spec.cps}
+    cp_ids = [cp.cp_id for cp in net.spec.cps]
+    story = DemoRun(net, say, Plan(kwh_per_service=args.kwh, crash_cp=cp_ids[0],
+                                   stop_cp=cp_ids[-1]))
+    story.play(net.workdir)
+    say.say("both drivers are done; waiting until Central has finalised every session")
+    wait_until(lambda: all(s["finalised"] for s in net.db_sessions()), timeout=60,
+               what="every session finalised at Central")
+    meters_after = {cp_id: net.meter_kwh(cp_id) for cp_id in cp_ids}
+    sessions = net.db_sessions()
+    checks = billing.meter_checks(sessions, meters_before, meters_after)
+    return report(say, sessions, DRIVERS, checks, story.driver_problems())
+
+
+def wait_for_stop() -> None:
+    while True:
+        time.sleep(3600)
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise Stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="evcharge-demo-"))
+    say = Narrator()
+    net = Network(network_spec(args, workdir))
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    code = EXIT_FAILED
+    try:
+        code = EXIT_OK if tell(net, say, args) else EXIT_FAILED
+        if args.keep:
+            say.plain()
+            say.plain(explore_help(net))
+            wait_for_stop()
+    except Stop:
+        say.say("stopping on request")
+        code = code if args.keep else EXIT_INTERRUPTED
+    except (NetworkError, CommandRefused, TimeoutError, OSError) as exc:
+        say.say(f"evcharge demo: {exc}", "fail")
+        code = EXIT_FAILED
+    finally:
+        # A second Ctrl-C must not cut the shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        say.say("stopping every process (SIGTERM)")
+        net.close()
+        say.say(f"stopped; logs and databases kept in {workdir}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

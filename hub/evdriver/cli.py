@@ -1,0 +1,194 @@
+"""evcharge driver: the EV driver's client (list, charge, stop, history, run).
+
+Exit codes: 0 ok; 1 request refused or failed; 2 usage; 3 Central (socket and
+Kafka) unreachable, or Kafka when a session must be followed; 4 connection
+lost mid-session; 130 interrupted. See docs/DRIVER.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+import traceback
+from pathlib import Path
+from types import FrameType
+
+from evdriver.commands import cmd_charge, cmd_history, cmd_list, cmd_stop
+from evdriver.context import DriverContext, Settings
+from evdriver.errors import EXIT_FAILED, EXIT_USAGE, DriverExit, Interrupted
+from evdriver.logsink import kafka_logger, open_log
+from evdriver.render import JsonOutput, TextOutput
+from evdriver.services import read_services, run_services
+from evdriver.session import Limits
+from evdriver.tickets import default_state_dir
+from evkafka.broker import DEFAULT_LOCAL_BROKER, parse_hostport
+from evwire import trace
+
+DRIVER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ENV_CENTRAL = "EVCHARGE_CENTRAL"
+ENV_KAFKA = "EVCHARGE_KAFKA"
+ENV_DRIVER = "EVCHARGE_DRIVER_ID"
+
+# command -> (function, needs the event stream)
+COMMANDS = {
+    "list": (cmd_list, False),
+    "charge": (cmd_charge, True),
+    "stop": (cmd_stop, False),
+    "history": (cmd_history, False),
+}
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' must be a number above 0")
+    return value
+
+
+def not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' must be a number of 0 or more")
+    return value
+
+
+def count(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be a whole number above 0")
+    return int(text)
+
+
+def add_connection_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """The same options before or after the command; only the main parser sets defaults."""
+
+    def d(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--id", dest="driver_id", default=d(os.environ.get(ENV_DRIVER)),
+                        help=f"driver id (or ${ENV_DRIVER})")
+    parser.add_argument("--central", default=d(os.environ.get(ENV_CENTRAL)),
+                        help=f"Central's address HOST:PORT (or ${ENV_CENTRAL})")
+    parser.add_argument("--kafka", default=d(os.environ.get(ENV_KAFKA, DEFAULT_LOCAL_BROKER)),
+                        help=f"Kafka bootstrap HOST:PORT (or ${ENV_KAFKA}; "
+                             f"default {DEFAULT_LOCAL_BROKER})")
+    parser.add_argument("--json", action="store_true", default=d(False),
+                        help="one JSON object per line, for scripts")
+    parser.add_argument("--state-dir", type=Path, default=d(None),
+                        help="where shown tickets are remembered (default "
+                             "$XDG_STATE_HOME/evcharge or ~/.local/state/evcharge)")
+    parser.add_argument("--timeout", type=positive, default=d(10.0),
+                        help="seconds to wait for an answer from Central (default 10)")
+    parser.add_argument("--reconnect-grace", type=positive, default=d(30.0),
+                        help="seconds without Central or Kafka mid-session before giving up "
+                             "with exit 4 (default 30)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=d(False),
+                        help="log lines (every message in and out) on stderr instead of the "
+                             "log file in the state directory")
+
+
+def add_limits(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--kwh", type=positive, help="stop after this much energy")
+    group.add_argument("--minutes", type=positive, help="stop after this many minutes")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evcharge driver", description="The EV driver's client.",
+        epilog="exit codes: 0 ok, 1 refused/failed, 2 usage, 3 Central (and Kafka) "
+               "unreachable, 4 connection lost mid-session, 130 interrupted")
+    add_connection_options(parser, defaults=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("list", help="charge points: id, location, status, price, max kW")
+    add_connection_options(p, defaults=False)
+    p = sub.add_parser("charge", help="charge at a charge point and follow it live")
+    p.add_argument("cp_id", metavar="CP")
+    add_limits(p)
+    add_connection_options(p, defaults=False)
+    p = sub.add_parser("stop", help="stop my running session")
+    p.add_argument("--no-wait", action="store_true", help="do not wait for the ticket")
+    add_connection_options(p, defaults=False)
+    p = sub.add_parser("history", help="my past sessions with energy and cost")
+    p.add_argument("--limit", type=count, help="at most this many sessions")
+    add_connection_options(p, defaults=False)
+    p = sub.add_parser("run", help="one service after another from a file of CP ids")
+    p.add_argument("file", type=Path, metavar="FILE")
+    add_limits(p)
+    p.add_argument("--pause", type=not_negative, default=4.0,
+                   help="seconds between two services (default 4)")
+    add_connection_options(p, defaults=False)
+    return parser
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.driver_id:
+        parser.error(f"--id is required (or set ${ENV_DRIVER})")
+    if not DRIVER_ID.match(args.driver_id):
+        parser.error(f"--id '{args.driver_id}': use letters, digits, '.', '_' or '-' "
+                     "(at most 64)")
+    if not args.central:
+        parser.error(f"--central HOST:PORT is required (or set ${ENV_CENTRAL})")
+    for option in ("central", "kafka"):
+        for address in getattr(args, option).split(","):
+            try:
+                parse_hostport(address.strip())
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"--{option}: {exc}")
+    return args
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    host, port = parse_hostport(args.central)
+    return Settings(driver_id=args.driver_id, central_host=host, central_port=port,
+                    kafka=args.kafka, state_dir=args.state_dir or default_state_dir(),
+                    timeout=args.timeout, reconnect_grace=args.reconnect_grace, json=args.json)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted("terminated")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # argparse: usage message already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    output = JsonOutput() if args.json else TextOutput()
+    signal.signal(signal.SIGTERM, _terminate)
+    settings = settings_from(args)
+    ctx = None
+    try:
+        cps = read_services(args.file) if args.command == "run" else []
+        ctx = DriverContext(settings, output, kafka_logger())
+        open_log(settings.state_dir, settings.driver_id, args.verbose)
+        if args.command == "run":
+            ctx.open(needs_events=True)
+            return run_services(ctx, cps, Limits(args.kwh, args.minutes), args.pause)
+        command, needs_events = COMMANDS[args.command]
+        ctx.open(needs_events)
+        return command(ctx, args)
+    except DriverExit as exc:
+        output.error(str(exc), exc.exit_code)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        output.error("interrupted", Interrupted.exit_code)
+        return Interrupted.exit_code
+    except Exception as exc:  # the last boundary: one line for the user, details in the log
+        trace.log("error", traceback.format_exc())
+        output.error(f"internal error: {exc.__class__.__name__}: {exc}", EXIT_FAILED)
+        return EXIT_FAILED
+    finally:
+        if ctx is not None:
+            ctx.close()
+

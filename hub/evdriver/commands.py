@@ -1,0 +1,77 @@
+"""The driver's commands: list, charge, stop, history (run: services.py).
+
+Each takes the opened DriverContext and the parsed arguments and returns the
+exit code; failures raise DriverExit subclasses (errors.py).
+"""
+from __future__ import annotations
+
+import argparse
+
+from evdriver.answers import check_answer
+from evdriver.context import DriverContext
+from evdriver.errors import EXIT_OK, RequestFailed
+from evdriver.session import Limits, SessionFollower, charge_once
+from evwire import make_timestamped
+from evwire import types as t
+
+# Session states (Central's) in which a session can still be stopped.
+RUNNING_STATES = ("starting", "active", "interrupted")
+
+
+def cmd_list(ctx: DriverContext, args: argparse.Namespace) -> int:
+    request = make_timestamped(t.AVAILABLE_CPS_REQUEST, driver_id=ctx.driver_id)
+    answer = check_answer(ctx.request(request), t.AVAILABLE_CPS_RESPONSE)
+    ctx.output.charge_points(answer["charging_points"])
+    return EXIT_OK
+
+
+def cmd_charge(ctx: DriverContext, args: argparse.Namespace) -> int:
+    result = charge_once(ctx, args.cp_id, Limits(args.kwh, args.minutes))
+    if not result.ok:
+        # A ticket means Central accepted and the charge point failed to start.
+        raise RequestFailed(f"{args.cp_id}: {result.refusal}" if result.ticket
+                            else f"{args.cp_id}: refused: {result.refusal}")
+    ctx.output.result({"result": "ok", **result.as_dict()})
+    return EXIT_OK
+
+
+def cmd_history(ctx: DriverContext, args: argparse.Namespace) -> int:
+    ctx.output.history(fetch_sessions(ctx, args.limit))
+    return EXIT_OK
+
+
+def cmd_stop(ctx: DriverContext, args: argparse.Namespace) -> int:
+    running = [s for s in fetch_sessions(ctx, None)
+               if str(s.get("status", "")).lower() in RUNNING_STATES]
+    if not running:
+        raise RequestFailed("you have no running session")
+    stopped = []
+    for session in running:
+        request = make_timestamped(t.STOP_CHARGING_REQUEST, cp_id=session["cp_id"],
+                                   session_id=session["session_id"], driver_id=ctx.driver_id)
+        check_answer(ctx.request(request), t.STOP_CHARGING_RESPONSE)
+        ctx.output.status("stopping", session["cp_id"], session["session_id"],
+                          f"stop requested for session {session['session_id']}")
+        stopped.append(session)
+    tickets = []
+    if args.no_wait or ctx.stream is None:
+        if ctx.stream is None and not args.no_wait:
+            ctx.output.notice("the ticket is shown by the driver that follows the session "
+                              "(or the next time the driver starts)")
+    else:
+        for session in stopped:
+            follower = SessionFollower(ctx, session["cp_id"], session["session_id"], Limits(),
+                                       stop_already_sent=True)
+            tickets.append(follower.follow().as_dict()["ticket"])
+    ctx.output.result({"result": "ok", "stopped": [s["session_id"] for s in stopped],
+                       "tickets": tickets})
+    return EXIT_OK
+
+
+def fetch_sessions(ctx: DriverContext, limit: int | None) -> list[dict]:
+    fields = {"driver_id": ctx.driver_id}
+    if limit is not None:
+        fields["limit"] = limit
+    request = make_timestamped(t.SESSION_HISTORY_REQUEST, **fields)
+    answer = check_answer(ctx.request(request), t.SESSION_HISTORY_RESPONSE)
+    return [s for s in answer["sessions"] if isinstance(s, dict)]

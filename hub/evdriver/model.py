@@ -1,0 +1,79 @@
+"""What the driver shows, independent of how (render.py): progress, tickets, results."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from evwire import types as t
+
+REASON_TEXT = {
+    t.REASON_STOPPED: "stopped on request",
+    t.REASON_EV_FULL: "the car is full",
+    t.REASON_UNPLUGGED: "the car was unplugged",
+    t.REASON_FAULT: "the charge point failed",
+    t.REASON_MONITOR_LOST: "the charge point lost its monitor",
+    t.REASON_NO_VEHICLE: "no car was plugged in in time",
+    t.REASON_CP_STOPPED: "an operator took the charge point out of service",
+    t.REASON_START_FAILED: "the charge point could not start",
+    t.REASON_CLOSED_BY_OPERATOR: "closed by an operator",
+}
+
+
+def describe_reason(reason: str | None) -> str:
+    if not reason:
+        return "finished"
+    return REASON_TEXT.get(reason, reason)
+
+
+@dataclass
+class Progress:
+    session_id: str
+    cp_id: str
+    energy_kwh: float
+    rate_kw: float
+    cost: float
+    elapsed_s: float
+    progress: int | None
+
+
+@dataclass
+class Ticket:
+    session_id: str
+    cp_id: str
+    energy_kwh: float
+    cost: float
+    duration_s: float | None
+    reason: str
+    price_per_kwh: float | None = None
+
+    @classmethod
+    def from_completion(cls, msg: dict, local_duration_s: float | None = None) -> Ticket:
+        """Build from a charge_completion; duration from the message when it says."""
+        duration = msg.get("duration_s")
+        if duration is None and msg.get("started_at") and msg.get("timestamp"):
+            duration = max(0, msg["timestamp"] - msg["started_at"])
+        if duration is None:
+            duration = local_duration_s
+        return cls(session_id=msg["session_id"], cp_id=msg["cp_id"],
+                   energy_kwh=float(msg["energy_consumed_kwh"]), cost=float(msg["total_cost"]),
+                   duration_s=duration, reason=msg.get("reason") or "",
+                   price_per_kwh=msg.get("price_per_kwh"))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ServiceResult:
+    """One charge (a `charge` command, or one line of a `run` file)."""
+
+    cp_id: str
+    ok: bool
+    ticket: Ticket | None = None
+    refusal: str = ""
+    interrupted: bool = False
+
+    def as_dict(self) -> dict:
+        out = {"cp_id": self.cp_id, "ok": self.ok, "refusal": self.refusal or None,
+               "interrupted": self.interrupted}
+        out["ticket"] = self.ticket.as_dict() if self.ticket else None
+        return out

@@ -1,0 +1,110 @@
+"""The Driver's TCP link to Central: one framed-CBOR request, one answer.
+
+Central sends nothing unasked on a driver connection (events come by Kafka),
+so the link only reads while it waits for an answer. alive() notices a peer
+that closed (Central killed or restarted) without sending anything.
+"""
+from __future__ import annotations
+
+import select
+import socket
+import time
+
+import evwire
+from evdriver.errors import LinkDown
+from evwire.trace import trace
+
+# Answers from Central may list many charge points or sessions: larger than
+# the wire's default 4096 bytes, and Central is trusted not to flood us.
+ANSWER_MAX_BYTES = 1 << 20
+
+
+class SocketLink:
+    def __init__(self, host: str, port: int, timeout: float):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.decoder = evwire.FrameDecoder(ANSWER_MAX_BYTES)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def connect(self) -> None:
+        self.close()
+        try:
+            self.sock = socket.create_connection((self.host, self.port),
+                                                 timeout=min(self.timeout, 3.0))
+        except OSError as exc:
+            raise LinkDown(f"cannot connect to Central at {self.address} ({_reason(exc)})") from exc
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.decoder = evwire.FrameDecoder(ANSWER_MAX_BYTES)
+
+    def alive(self) -> bool:
+        """True while connected and the peer has not closed its end."""
+        if self.sock is None:
+            return False
+        try:
+            # select first: recv on a socket with a timeout would wait that long.
+            readable, _w, _x = select.select([self.sock], [], [], 0)
+            if not readable:
+                return True
+            peeked = self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True
+        except (OSError, ValueError):
+            self.close()
+            return False
+        if peeked == b"":
+            self.close()
+            return False
+        return True
+
+    def request(self, msg: dict) -> dict:
+        """Send msg and return Central's answer with the same message_id (LinkDown if lost)."""
+        if self.sock is None:
+            self.connect()
+        assert self.sock is not None
+        try:
+            self.sock.sendall(evwire.encode_frame(msg))
+        except OSError as exc:
+            self.close()
+            raise LinkDown(f"connection to Central lost while sending ({_reason(exc)})") from exc
+        trace("send", msg)
+        return self._await_answer(msg["message_id"])
+
+    def _await_answer(self, message_id: str) -> dict:
+        assert self.sock is not None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.close()
+                raise LinkDown(f"Central did not answer within {self.timeout:g} s")
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                self.close()
+                raise LinkDown(f"connection to Central lost ({_reason(exc)})") from exc
+            if not data:
+                self.close()
+                raise LinkDown("Central closed the connection")
+            for answer in self.decoder.feed(data):
+                if isinstance(answer, dict) and answer.get("message_id") == message_id:
+                    trace("recv", answer)
+                    return answer
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            finally:
+                self.sock = None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or exc.__class__.__name__

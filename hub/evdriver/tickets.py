@@ -1,0 +1,109 @@
+"""Which tickets this driver has shown, kept on disk so a restart shows none twice.
+
+Central may forward a completion more than once (it re-sends one whose
+forwarding it could not confirm) and Kafka redelivers uncommitted records, so
+tickets are de-duplicated here by session_id. The state file is small JSON,
+written atomically, holding the most recent session ids only.
+
+DriverLock makes one process per driver id the owner of its event stream:
+the consumer group allows one reader at a time.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from pathlib import Path
+
+from evdriver.errors import UsageError
+
+KEEP_SESSION_IDS = 1000
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "evcharge"
+
+
+def prepare_state_dir(state_dir: Path) -> Path:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot use state directory {state_dir}: {exc.strerror}") from exc
+    if not os.access(state_dir, os.W_OK):
+        raise UsageError(f"cannot use state directory {state_dir}: not writable")
+    return state_dir
+
+
+class TicketBook:
+    def __init__(self, state_dir: Path, driver_id: str):
+        self.path = state_dir / f"driver-{driver_id}.json"
+        self.driver_id = driver_id
+        self.shown: list[str] = self._load()
+
+    def seen(self, session_id: str) -> bool:
+        return session_id in self.shown
+
+    def remember(self, session_id: str) -> None:
+        if session_id in self.shown:
+            return
+        self.shown.append(session_id)
+        del self.shown[:-KEEP_SESSION_IDS]
+        self._save()
+
+    def _load(self) -> list[str]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError):
+            # A damaged file must not stop the driver: at worst a ticket shows twice.
+            return []
+        ids = data.get("tickets_shown") if isinstance(data, dict) else None
+        return [s for s in ids if isinstance(s, str)] if isinstance(ids, list) else []
+
+    def _save(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        body = {"driver_id": self.driver_id, "tickets_shown": self.shown}
+        with open(tmp, "w") as f:
+            json.dump(body, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+
+class DriverLock:
+    """An advisory lock on state_dir/driver-ID.lock, released when the process ends."""
+
+    def __init__(self, state_dir: Path, driver_id: str):
+        self.path = state_dir / f"driver-{driver_id}.lock"
+        self.fd: int | None = None
+
+    def acquire(self, wait: float) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.1)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            self.fd = fd
+            return True
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text().strip() or "?"
+        except OSError:
+            return "?"
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -1,0 +1,129 @@
+"""The driver's pure parts: ticket book, services file, answers, rendering, options."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from evdriver.answers import check_answer
+from evdriver.cli import build_parser
+from evdriver.errors import RequestFailed, UsageError
+from evdriver.model import Ticket
+from evdriver.render import JsonOutput, TextOutput, clock, progress_bar, table
+from evdriver.services import read_services
+from evdriver.tickets import KEEP_SESSION_IDS, DriverLock, TicketBook
+from evwire import make
+from evwire import types as t
+
+
+def test_ticket_book_remembers_across_instances(tmp_path):
+    book = TicketBook(tmp_path, "D1")
+    assert not book.seen("s1")
+    book.remember("s1")
+    assert TicketBook(tmp_path, "D1").seen("s1")
+    assert not TicketBook(tmp_path, "D2").seen("s1")
+
+
+def test_ticket_book_is_bounded(tmp_path):
+    book = TicketBook(tmp_path, "D1")
+    for i in range(KEEP_SESSION_IDS + 5):
+        book.shown.append(f"s{i}")
+    book.remember("last")
+    again = TicketBook(tmp_path, "D1")
+    assert len(again.shown) == KEEP_SESSION_IDS and again.seen("last") and not again.seen("s0")
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"tickets_shown": "s1"}'])
+def test_damaged_ticket_book_starts_empty(tmp_path, content):
+    (tmp_path / "driver-D1.json").write_text(content)
+    book = TicketBook(tmp_path, "D1")
+    assert book.shown == []
+    book.remember("s1")
+    assert json.loads((tmp_path / "driver-D1.json").read_text())["tickets_shown"] == ["s1"]
+
+
+def test_driver_lock_admits_one_holder(tmp_path):
+    first, second = DriverLock(tmp_path, "D1"), DriverLock(tmp_path, "D1")
+    assert first.acquire(0)
+    assert not second.acquire(0.2)
+    first.release()
+    assert second.acquire(0)
+    second.release()
+
+
+def test_services_file_ignores_blanks_and_comments(tmp_path):
+    path = tmp_path / "s.txt"
+    path.write_text("# header\n\nCP1\n  CP2   # trailing comment\n\t\nCP-3.b\n")
+    assert read_services(path) == ["CP1", "CP2", "CP-3.b"]
+
+
+def test_services_file_that_is_not_text(tmp_path):
+    path = tmp_path / "s.bin"
+    path.write_bytes(b"\xff\xfe\x00CP1")
+    with pytest.raises(UsageError, match="is not text"):
+        read_services(path)
+
+
+def _request() -> dict:
+    return make(t.STOP_CHARGING_REQUEST, cp_id="CP1", session_id="s1", timestamp=1)
+
+
+def test_check_answer_accepts_success():
+    req = _request()
+    answer = make(t.STOP_CHARGING_RESPONSE, req["message_id"], status=t.SUCCESS, message="ok")
+    assert check_answer(answer, t.STOP_CHARGING_RESPONSE) is answer
+
+
+@pytest.mark.parametrize("answer, text", [
+    ({"type": t.STOP_CHARGING_RESPONSE, "message_id": "m", "status": t.FAILURE,
+      "message": "the session is not running"}, "the session is not running"),
+    ({"type": t.ERROR_RESPONSE, "message_id": "m", "error": "stop_charging_request: "
+      "missing field 'cp_id'"}, "missing field 'cp_id'"),
+    ({"type": t.STOP_CHARGING_RESPONSE, "message_id": "m", "status": t.SUCCESS},
+     "Central sent an invalid answer (stop_charging_response: missing field 'message')"),
+    ({"type": t.AVAILABLE_CPS_RESPONSE, "message_id": "m", "charging_points": []},
+     "Central answered available_cps_response instead of stop_charging_response"),
+])
+def test_check_answer_names_the_problem(answer, text):
+    with pytest.raises(RequestFailed, match=text.replace("(", r"\(").replace(")", r"\)")):
+        check_answer(answer, t.STOP_CHARGING_RESPONSE)
+
+
+def test_ticket_duration_from_the_message_or_the_clock():
+    base = {"cp_id": "CP1", "session_id": "s", "energy_consumed_kwh": 1.5, "total_cost": 0.45}
+    assert Ticket.from_completion({**base, "duration_s": 90}, 5).duration_s == 90
+    assert Ticket.from_completion({**base, "started_at": 100, "timestamp": 160}, 5) \
+        .duration_s == 60
+    assert Ticket.from_completion(base, 5).duration_s == 5
+
+
+def test_text_rendering():
+    assert clock(3725) == "01:02:05" and clock(None) == "-"
+    assert progress_bar(50) == "[##########----------]  50%"
+    assert progress_bar(None).endswith("-")
+    assert table(["A", "BB"], [["x", "1"], ["yyy", "22"]], right={1}).splitlines() == [
+        "A    BB", "---  --", "x     1", "yyy  22"]
+    out = io.StringIO()
+    TextOutput(out).ticket(Ticket("s1", "CP1", 1.25, 0.37, 61, "ev_full", 0.3))
+    text = out.getvalue()
+    assert "energy        1.250 kWh" in text
+    assert "cost          0.37 EUR (0.30 EUR/kWh)" in text
+    assert "duration      00:01:01" in text and "reason        the car is full" in text
+
+
+def test_json_rendering_is_one_object_per_line():
+    out = io.StringIO()
+    output = JsonOutput(out, io.StringIO())
+    output.notice("hello")
+    output.ticket(Ticket("s1", "CP1", 1.0, 0.3, 10, "stopped"), away=True)
+    output.error("gone", 3)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[0] == {"event": "notice", "text": "hello"}
+    assert lines[1]["event"] == "ticket" and lines[1]["while_away"] is True
+    assert lines[2] == {"result": "error", "exit_code": 3, "message": "gone"}
+
+
+def test_default_pause_between_services_is_four_seconds():
+    args = build_parser().parse_args(["--id", "D1", "--central", "h:1", "run", "f"])
+    assert args.pause == 4.0

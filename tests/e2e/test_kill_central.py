@@ -1,0 +1,60 @@
+"""Kill matrix 4: Central dies mid-session (grading guide)."""
+import time
+
+from e2ekit import assert_billed_once, json_lines, session_id_of, wait_charging, wait_finalised
+
+from evcharge.harness.procs import wait_until
+
+
+def assert_fails_cleanly(done, exit_code: int) -> str:
+    """One error line (a JSON result for the driver), the given exit code, no traceback."""
+    assert done.returncode == exit_code, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_central_killed_mid_session_the_session_completes_and_is_billed_after_restart(
+        make_network):
+    net = make_network(cps=("CP1", "CP2"), drivers=("D1", "D2"))
+    meter_before = net.meter_kwh("CP1")
+    run = net.start_driver("D1", "charge", "CP1")
+    session_id = session_id_of(run)
+    wait_charging(run)
+
+    net.kill_central()
+    # New requests fail cleanly while Central is down (socket, then the Kafka fallback).
+    listing = net.driver("D2", "--timeout", "3", "list")
+    line = assert_fails_cleanly(listing, 3)
+    assert "cannot connect to Central" in line
+    assert [e["result"] for e in json_lines(listing.stdout) if "result" in e] == ["error"]
+    assert "cannot reach Central" in assert_fails_cleanly(net.admin("list"), 3)
+
+    net.sim("CP1", "unplug")  # the session ends at the CP while Central is away
+    wait_until(lambda: not net.sim("CP1", "status")["relay_closed"], timeout=20,
+               what="the Engine ending the session")
+    assert run.alive(), "the driver keeps waiting for its ticket"
+
+    net.start_central()
+    net.wait_state("CP1", "AVAILABLE", timeout=30)
+    net.wait_state("CP2", "AVAILABLE", timeout=30)
+    session = wait_finalised(net, session_id)
+    assert session["reason"] == "unplugged"
+    assert run.wait(60) == 0, run.proc.log()
+    assert_billed_once(net, "CP1", meter_before, run.events())
+
+
+def test_a_charge_request_refused_while_central_is_down_does_not_start_later(make_network):
+    net = make_network(drivers=("D2",))
+    net.kill_central()
+    refused = net.driver("D2", "--timeout", "3", "charge", "CP1")
+    assert "cannot connect to Central" in assert_fails_cleanly(refused, 3)
+
+    net.start_central()
+    net.wait_state("CP1", "AVAILABLE", timeout=30)
+    # The driver was told the request failed: no session may start behind its back
+    # (the Kafka fallback left the request on driver-requests for Central to find).
+    time.sleep(3.0)
+    assert net.db_sessions() == []
+    assert net.cp_state("CP1") == "AVAILABLE"
