@@ -97,8 +97,8 @@ def test_refuses_an_overlong_control_path(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--link", "/tmp/x", "--soc", "150"], "must be 0..100"),
-    (["--link", "/tmp/x", "--battery-kwh", "0"], "must be > 0"),
+    (["--link", "/tmp/x", "--soc", "150"], "must be a percentage from 0 to 100"),
+    (["--link", "/tmp/x", "--battery-kwh", "0"], "must be a number above 0"),
     (["--link", "/tmp/x", "--time-scale", "nan"], "not a finite number"),
     (["--link", "/tmp/x", "--power-kw", "eleven"], "not a number"),
     ([], "--link PATH is required"),

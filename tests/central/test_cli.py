@@ -54,7 +54,7 @@ def test_provisioning_commands(tmp_path):
 
 def test_bad_arguments_are_one_line_errors(tmp_path):
     usage = run("central", "add-cp", "CP1", "--max-kw", "lots", "--db", str(tmp_path / "x.db"))
-    assert usage.returncode == 2 and "expected a number" in usage.stderr
+    assert usage.returncode == 2 and "is not a number" in usage.stderr
     assert "Traceback" not in usage.stderr
     no_db = run("central", "--listen", "127.0.0.1:1")
     assert no_db.returncode == 2 and "--db" in no_db.stderr

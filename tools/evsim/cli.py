@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 from pathlib import Path
 
+from evcharge.cliargs import non_negative, percent, positive
 from evsim.control import ControlClient, ControlError
 from evsim.controlserver import ControlSocketError
 from evsim.model import ChargePointModel
@@ -19,35 +19,8 @@ from evwire import trace
 CONTROL_SUFFIX = ".ctl"
 
 
-def _positive(text: str) -> float:
-    value = _finite(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
-def _non_negative(text: str) -> float:
-    value = _finite(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _percent(text: str) -> float:
-    value = _finite(text)
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be 0..100, got {text}")
-    return value
-
-
-def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,20 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control", type=Path, help="control socket (default: LINK.ctl)")
     p.add_argument("--send", metavar="COMMAND",
                    help="send one control command to a running simulator, print its JSON reply")
-    p.add_argument("--power-kw", type=_non_negative, default=11.0,
+    p.add_argument("--power-kw", type=non_negative, default=11.0,
                    help="the charge point's power limit in kW (default 11)")
-    p.add_argument("--car-max-kw", type=_non_negative, default=22.0,
+    p.add_argument("--car-max-kw", type=non_negative, default=22.0,
                    help="the car's maximum charging power in kW (default 22)")
-    p.add_argument("--battery-kwh", type=_positive, default=60.0,
+    p.add_argument("--battery-kwh", type=positive, default=60.0,
                    help="the car's battery capacity (default 60)")
-    p.add_argument("--soc", type=_percent, default=20.0,
+    p.add_argument("--soc", type=percent, default=20.0,
                    help="initial state of charge in %% (default 20)")
     p.add_argument("--unplugged", action="store_true", help="start with no vehicle plugged in")
-    p.add_argument("--time-scale", type=_positive, default=1.0,
+    p.add_argument("--time-scale", type=positive, default=1.0,
                    help="simulated seconds per real second (default 1; 60 = a minute a second)")
-    p.add_argument("--meter-start", type=_non_negative, default=0.0,
+    p.add_argument("--meter-start", type=non_negative, default=0.0,
                    help="the meter's energy register at start, kWh (default 0)")
-    p.add_argument("--voltage", type=_positive, default=230.0, help="line voltage (default 230)")
+    p.add_argument("--voltage", type=positive, default=230.0, help="line voltage (default 230)")
     p.add_argument("--log-level", default="info", choices=sorted(trace.LEVELS),
                    help="debug logs every Modbus frame")
     return p
