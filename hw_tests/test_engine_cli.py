@@ -38,6 +38,10 @@ def _engine(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     (["--cp-id", "CP1", "--listen", "h:1", "--meter", "/x", "--relay", "gpio"], "relay_pin"),
     (["--cp-id", "CP1", "--listen", "h:1", "--meter", "/x", "--heapsize", "lots"], "64k"),
     (["--cp-id", "CP1", "--listen", "h:1", "--meter", "/x", "--runtime", "pypy"], "runtime"),
+    (["--cp-id", "CP1", "--listen", "h:1", "--meter", "/x", "--connection-timeout", "0"],
+     "connection_timeout_s"),
+    (["--cp-id", "CP1", "--listen", "h:1", "--meter", "/x", "--card-reader-unit", "300"],
+     "card_reader_unit"),
 ])
 def test_bad_options_give_one_line_and_exit_2(args, needle, tmp_path):
     done = _engine(*args, "--state-dir", str(tmp_path))
@@ -96,7 +100,8 @@ def test_sim_unplugged(procs, tmp_path):
     wait_ready(proc)
     probe = MonitorProbe("127.0.0.1", port)
     assert probe.health()["vehicle_connected"] is False
-    assert probe.start("S1")["message"] == "vehicle not connected"
+    started = probe.start("S1")  # authorised: it waits for the car
+    assert started["status"] == "success" and started["waiting_for_vehicle"] is True
 
 
 def test_key_menu_on_a_terminal(procs, tmp_path, runtime):

@@ -7,8 +7,12 @@
    (live peak after each tick's collect, peak at a tick with garbage, the
    allocator's mem_peak) and the heap in use once booted;
 3. the same session with the bundle in a ROMFS image executed in place (as a
-   board with a ROMFS partition runs it): the heap beyond the image;
-4. bisects the smallest -X heapsize= (1 KB steps) with which a short session
+   board with a ROMFS partition runs it): the heap beyond the image, and how
+   much of it is interned names (qstrs), which firmware with the modules
+   frozen in keeps in flash too (so: an estimate for frozen modules);
+4. what each module costs in heap once imported (tools/engine_import_cost.py),
+   from the bundle and from source;
+5. bisects the smallest -X heapsize= (1 KB steps) with which a short session
    (start, data, stop, completion, ack, a reconnect) completes cleanly;
    with --from-source also for the source files `evcharge engine
    --runtime micropython` runs.
@@ -32,6 +36,8 @@ import time
 from pathlib import Path
 
 from build_firmware import build, default_mpy_cross
+from engine_import_cost import measure as measure_imports
+from engine_import_cost import print_table, romfs_cost
 
 from evcharge.harness.procs import ProcessGroup, free_port, micropython_binary
 from evengine.harness import wait_ready
@@ -188,9 +194,13 @@ def measure_romfs(work: Path, bundle: Path, seconds: float) -> dict:
     finally:
         bench.close()
     # The image itself sits in the heap here; on a board it is flash.
+    beyond = heap["live_peak_bytes"] - image_bytes
+    imports = romfs_cost(work / "engine.romfs")
     return {"image_bytes": image_bytes,
-            "live_peak_beyond_image_bytes": heap["live_peak_bytes"] - image_bytes,
-            "heap_at_start_beyond_image_bytes": heap["heap_at_start_bytes"] - image_bytes}
+            "live_peak_beyond_image_bytes": beyond,
+            "heap_at_start_beyond_image_bytes": heap["heap_at_start_bytes"] - image_bytes,
+            **imports,
+            "frozen_estimate_live_peak_bytes": beyond - imports["imports_qstr_bytes"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         result["bundle_bytes"] = sizes["total"]
         result["bundle_parts_bytes"] = {k: v for k, v in sizes.items() if k != "total"}
         print(f"bundle: {sizes['total']} bytes ({sizes['total'] / 1024:.1f} KB)", flush=True)
+        result["imports"] = measure_imports(work / "imports", bundle)
+        print_table(result["imports"])
         bench = Bench(work, str(bundle), bundle / "main.py")
         try:
             print(f"session of {args.seconds:g} s from the bundle...", flush=True)
@@ -243,7 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak at a tick, garbage:   {heap['at_tick_peak_bytes'] / 1024:.1f} KB")
     romfs = result["romfs"]
     print(f"from ROMFS (code in flash): {romfs['live_peak_beyond_image_bytes'] / 1024:.1f} KB "
-          f"live peak beyond the {romfs['image_bytes'] / 1024:.1f} KB image")
+          f"live peak beyond the {romfs['image_bytes'] / 1024:.1f} KB image, "
+          f"{romfs['imports_qstr_bytes'] / 1024:.1f} KB of it qstrs")
+    print(f"frozen modules (estimate): {romfs['frozen_estimate_live_peak_bytes'] / 1024:.1f} KB "
+          f"(the ROMFS peak less the qstrs)")
     if "min_heapsize_kb" in result:
         print(f"smallest -X heapsize:      {result['min_heapsize_kb']} KB (bundle)")
     if "min_heapsize_kb_from_source" in result:

@@ -2,9 +2,13 @@
 
 Every portable .py of firmware/evengine and shared/evwire becomes a .mpy
 (bytecode, any architecture) under OUT/evengine and OUT/evwire; main.py is
-copied as source (a board runs main.py as source at boot). The CPython-only
-tools inside firmware/evengine (the `evcharge engine` CLI, the probe, the
-test harness) stay out of the bundle. Prints the bundle's size.
+copied as source (a board runs main.py as source at boot). What the Engine
+never runs stays out of the bundle: the CPython-only modules (the `evcharge
+engine` CLI, the probe, the test harness, the pyserial adapter, the cbor2
+glue) and evwire.auth (charge point authentication is the Monitor's). Each
+.mpy names its source as "package/module.py" (what a traceback shows), not
+the build machine's path: the name is stored in the file and, as an interned
+string, in the board's RAM. Prints the bundle's size.
 
     python tools/build_firmware.py [--out build/firmware] [--mpy-cross PATH]
 """
@@ -19,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"evengine": ROOT / "firmware" / "evengine", "evwire": ROOT / "shared" / "evwire"}
 MAIN = ROOT / "firmware" / "main.py"
-CPYTHON_ONLY = {"evengine": {"cli.py", "probe.py", "harness.py"}}
+NOT_ON_BOARD = {"evengine": {"cli.py", "probe.py", "harness.py", "serial_pyserial.py"},
+                "evwire": {"cbor2_codec.py", "auth.py"}}
 
 
 def default_mpy_cross() -> str:
@@ -31,7 +36,7 @@ def sources() -> list[tuple[str, Path]]:
     found = []
     for package, folder in PACKAGES.items():
         for path in sorted(folder.glob("*.py")):
-            if path.name not in CPYTHON_ONLY.get(package, set()):
+            if path.name not in NOT_ON_BOARD.get(package, set()):
                 found.append((package, path))
     return found
 
@@ -44,8 +49,8 @@ def build(out: Path, mpy_cross: str) -> dict:
     for package, path in sources():
         target = out / package / (path.stem + ".mpy")
         target.parent.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([mpy_cross, "-o", str(target), str(path)], capture_output=True,
-                              text=True)
+        done = subprocess.run([mpy_cross, "-s", f"{package}/{path.name}", "-o", str(target),
+                               str(path)], capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"mpy-cross failed on {path.relative_to(ROOT)}: "
                                f"{done.stderr.strip()}")

@@ -10,6 +10,7 @@ from evengine.chargepoint import ChargePoint
 from evengine.handlers import ACCEPTS, EngineHandlers
 from evengine.link import SerialLink, TcpLink, parse_host_port, poll_handle
 from evengine.store import StateStore
+from evengine.walkup import WalkUp
 from evengine.watchdog import Watchdog, hardware_wdt
 from evwire import trace
 from evwire.compat import IS_MICROPYTHON, ticks_diff, ticks_ms
@@ -25,14 +26,16 @@ class EngineApp:
         self.config = config
         self.hw = hardware
         self.cp = ChargePoint(config, hardware, store or StateStore(config["state_dir"]))
-        self.dispatcher = Dispatcher(EngineHandlers(self.cp), ACCEPTS)
+        self.walkup = WalkUp(self.cp, self.send_to_monitor, self.show_on_menu)
+        self.dispatcher = Dispatcher(EngineHandlers(self.cp, self.walkup), ACCEPTS)
         self.link = link if link is not None else make_link(config, self)
         self.menu = None
         if config["menu"] != "off":  # imported only when it may be used: RAM is scarce
             from evengine import menu as keymenu
 
             if keymenu.wanted(config["menu"]):
-                self.menu = keymenu.KeyMenu(self.cp, hardware, config["sim_control"])
+                self.menu = keymenu.KeyMenu(self.cp, hardware, config["sim_control"],
+                                            walkup=self.walkup)
                 self.menu_handle = poll_handle(self.menu.pollable)
         self.tick_ms = int(config["tick_s"] * 1000)
         # The tick may include several Modbus timeouts when hardware is silent.
@@ -52,6 +55,14 @@ class EngineApp:
 
     def on_disconnect(self):
         self.cp.monitor_disconnected(ticks_ms())
+        self.walkup.monitor_lost()
+
+    def send_to_monitor(self, msg):
+        return self.link.send(msg)
+
+    def show_on_menu(self, text):
+        if self.menu is not None:
+            self.menu.out(text)
 
     def on_message(self, msg):
         reply = self.dispatcher.handle(msg)
@@ -71,6 +82,7 @@ class EngineApp:
     # -- the loop ----------------------------------------------------------
     def run(self):
         self.cp.boot()
+        self.walkup.boot()
         self.running = True
         if IS_MICROPYTHON:
             gc.collect()
@@ -106,6 +118,7 @@ class EngineApp:
         for msg in self.cp.tick(now):
             self.link.send(msg)
         self.flush_completions()
+        self.walkup.tick(now)
         if IS_MICROPYTHON:
             self.heap_at_tick = max(self.heap_at_tick, gc.mem_alloc())
             gc.collect()  # a small heap stays unfragmented between ticks
@@ -190,8 +203,12 @@ def ready_text(link):
     return "serial link on %s" % link.where
 
 
-def run(config):
-    """Build the Engine from a checked config and run it; returns the exit code."""
+def run(config, card_reader=None):
+    """Build the Engine from a checked config and run it; returns the exit code.
+
+    card_reader: on a board, a reader of another kind than the Modbus one
+    (config card_reader_unit): any object whose poll() returns the UID text of
+    a card presented since the last poll, or None."""
     from evengine.hardware import build
 
     trace.configure(tier="engine", level=config["log_level"])
@@ -200,6 +217,8 @@ def run(config):
     except (OSError, ValueError) as exc:
         log("error", "cannot open the hardware: %s" % exc)
         return 1
+    if card_reader is not None:
+        hardware.card_reader = card_reader
     try:
         store = StateStore(config["state_dir"])
     except OSError as exc:

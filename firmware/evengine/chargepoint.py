@@ -5,9 +5,15 @@
 # closes when the meter gives the reading after that (finish). If the meter
 # is silent then, the completion waits for it, or after meter_estimate_s
 # uses the last good reading and says so (meter_estimated).
-from evengine.faults import RELAY_FAILED, RELAY_WELDED, FaultTracker
+#
+# Authorise, then plug in: a start with no car plugged in is accepted and
+# waits, relay open, for a car within the connection timeout (the command's
+# connection_timeout_s, else the config's). When the car comes, the meter is
+# read and the relay closes: energy counts from the plug-in. No car in time:
+# the session ends no_vehicle with zero energy, a normal completion.
+from evengine.faults import FaultTracker
 from evengine.handoff import CompletionHandoff
-from evengine.hardware import HardwareError
+from evengine.hwwatch import HardwareWatch
 from evengine.session import Session, kwh, new_record, valid_record
 from evwire import types as t
 from evwire.compat import ticks_diff, ticks_ms
@@ -25,25 +31,22 @@ class ChargePoint:
         self.hw = hardware
         self.store = store
         self.faults = FaultTracker(config["meter_fail_polls"])
-        self.session = None  # Session while charging or ending
+        self.watch = HardwareWatch(hardware, self.faults)
+        self.session = None  # Session while waiting for the car, charging or ending
         self.handoff = CompletionHandoff()
-        self.relay_on = False  # what we last commanded
-        self.relay_unsure = False  # the last command may not have reached the relay
-        self.vehicle = False
-        self.meter_kwh = None
-        self.reported_fault = None
         self.monitor_up = False
         self.monitor_lost_at = None
 
     # -- boot and shutdown -------------------------------------------------
     def boot(self):
         """Relay open, then pick up what a crash or power cut left behind."""
-        self._switch_relay(False)
+        self.watch.switch_relay(False)
         state = self.store.load()
         self.handoff = CompletionHandoff(state["pending"])
         record = state["session"]
         if record is not None and valid_record(record):
-            log("warning", "session %s was running when the Engine stopped: ending it (fault)"
+            # Waiting for a car, it ends with zero energy: none could flow.
+            log("warning", "session %s was open when the Engine stopped: ending it (fault)"
                 % record["session_id"])
             self.session = Session(record)
             self.session.ending = (t.REASON_FAULT, ticks_ms())
@@ -54,10 +57,10 @@ class ChargePoint:
             log("info", "%d completion(s) waiting for a Monitor" % len(self.pending))
 
     def shutdown(self):
-        if self.is_charging():
+        if self.session is not None and self.session.ending is None:
             self.end(t.REASON_FAULT, ticks_ms())
         else:
-            self._switch_relay(False)
+            self.watch.switch_relay(False)
 
     # -- state -------------------------------------------------------------
     @property
@@ -66,18 +69,26 @@ class ChargePoint:
         return self.handoff.pending
 
     def is_charging(self):
-        return self.session is not None and self.session.ending is None
+        session = self.session
+        return session is not None and session.ending is None and not session.waiting
+
+    def is_waiting(self):
+        """Authorised, relay open, waiting for a car to be plugged in."""
+        session = self.session
+        return session is not None and session.ending is None and session.waiting
 
     def health(self):
         fault = self.faults.fault_type()
+        open_session = self.is_charging() or self.is_waiting()
         return {
             "engine_status": t.ENGINE_OK if fault is None else t.ENGINE_KO,
             "is_charging": self.is_charging(),
+            "waiting_for_vehicle": self.is_waiting(),
             "cp_id": self.cp_id,
-            "vehicle_connected": self.vehicle,
+            "vehicle_connected": self.watch.vehicle,
             "fault_type": fault,
-            "meter_energy_kwh": self.meter_kwh,
-            "session_id": self.session.session_id if self.is_charging() else None,
+            "meter_energy_kwh": self.watch.meter_kwh,
+            "session_id": self.session.session_id if open_session else None,
         }
 
     # -- the Monitor link --------------------------------------------------
@@ -102,10 +113,13 @@ class ChargePoint:
 
     # -- commands ----------------------------------------------------------
     def start(self, command):
-        """Start a session: (True, text) or (False, why not)."""
+        """Start a session, or authorise one that waits for the car: (True, text)
+        or (False, why not)."""
         session_id = command["session_id"]
         if self.session is not None:
             if self.session.session_id == session_id and self.session.ending is None:
+                if self.session.waiting:
+                    return True, "already waiting for the vehicle for this session"
                 return True, "already charging this session"
             return False, "already charging"
         if self.handoff.has_session(session_id):
@@ -113,24 +127,24 @@ class ChargePoint:
         fault = self.faults.fault_type()
         if fault is not None:
             return False, "engine faulted (%s)" % fault
-        try:
-            self.vehicle = self.hw.vehicle_connected()
-        except HardwareError as exc:
-            self.faults.relay_silent(str(exc))
+        timeout_s = command.get("connection_timeout_s", self.config["connection_timeout_s"])
+        if timeout_s <= 0:
+            return False, "connection_timeout_s must be positive, got %s" % timeout_s
+        if not self.watch.read_vehicle():
             return False, "vehicle input not answering"
-        if not self.vehicle:
-            return False, "vehicle not connected"
         if self.handoff.full():
             return False, "too many completions not yet delivered"
-        reading = self._read_meter()
+        if not self.watch.vehicle:
+            return self._authorise(command, timeout_s)
+        reading = self.watch.read_meter()
         if reading is None:
             return False, "meter not answering"
         self.session = Session(new_record(command, reading.energy_kwh))
         if not self._persist():  # the one write of the session start, before energy flows
             self.session = None
             return False, "cannot record the session (storage failed)"
-        if not self._switch_relay(True):
-            self._switch_relay(False)
+        if not self.watch.switch_relay(True):
+            self.watch.switch_relay(False)
             self.session = None
             self._persist()
             return False, "relay did not close (%s)" % (self.faults.fault_type() or "no answer")
@@ -138,6 +152,17 @@ class ChargePoint:
             session_id, command["driver_id"], self.session.record["meter_start_kwh"],
             command["price_per_kwh"]))
         return True, "charging started"
+
+    def _authorise(self, command, timeout_s):
+        session = Session(new_record(command, None))
+        session.wait_for_vehicle(timeout_s)
+        self.session = session
+        if not self._persist():  # a reboot must find it, to close it exactly once
+            self.session = None
+            return False, "cannot record the session (storage failed)"
+        log("info", "session %s authorised for %s: waiting up to %g s for a vehicle" % (
+            session.session_id, command["driver_id"], timeout_s))
+        return True, "waiting for vehicle (plug in within %g s)" % timeout_s
 
     def stop(self, command):
         session = self.session
@@ -157,12 +182,19 @@ class ChargePoint:
 
     def end(self, reason, now_ms):
         """Open the relay and close the bill; returns whether the relay opened."""
-        opened = self._switch_relay(False)
+        session = self.session
+        if session.waiting:  # the relay never closed: nothing to open, nothing to read
+            session.ending = (reason, now_ms)
+            log("info", "session %s ending before any vehicle came: %s"
+                % (session.session_id, reason))
+            self._finish(None, False)
+            return True
+        opened = self.watch.switch_relay(False)
         if not opened:
             reason = t.REASON_FAULT  # energy may still flow: the operator must know
-        self.session.ending = (reason, now_ms)
-        log("info", "session %s ending: %s" % (self.session.session_id, reason))
-        self._try_finish(self._read_meter(), now_ms)
+        session.ending = (reason, now_ms)
+        log("info", "session %s ending: %s" % (session.session_id, reason))
+        self._try_finish(self.watch.read_meter(), now_ms)
         return opened
 
     # -- the tick ----------------------------------------------------------
@@ -170,14 +202,18 @@ class ChargePoint:
         """Poll the hardware, end the session if it must; returns messages to send."""
         # Relay first: a bill closed this tick must use a reading taken after
         # the relay is known open.
-        self._poll_relay_module()
-        reading = self._read_meter()
-        self._check_faults()
+        watch = self.watch
+        watch.poll_relay_module()
+        reading = watch.read_meter()
+        watch.check_faults()
         session = self.session
         if session is None:
             return ()
         if session.ending is not None:
             self._try_finish(reading, now_ms)
+            return ()
+        if session.waiting:
+            self._watch_for_vehicle(session, reading, now_ms)
             return ()
         if reading is not None:
             session.last_meter_kwh = kwh(reading.energy_kwh)
@@ -189,28 +225,57 @@ class ChargePoint:
             return (session.charging_data(self.cp_id, reading),)
         return ()
 
+    def _monitor_gone(self, now_ms):
+        return (not self.monitor_up and self.monitor_lost_at is not None
+                and _elapsed_s(now_ms, self.monitor_lost_at) >= self.config["monitor_grace_s"])
+
     def _end_reason(self, session, reading, now_ms):
         config = self.config
         if self.faults.fault_type() is not None:
             return t.REASON_FAULT
-        if not self.vehicle:
+        if not self.watch.vehicle:
             return t.REASON_UNPLUGGED
         if reading is not None and session.car_finished(
                 reading.power_kw, now_ms, config["ev_full_kw"], config["ev_full_s"]):
             return t.REASON_EV_FULL
-        if (not self.monitor_up and self.monitor_lost_at is not None
-                and _elapsed_s(now_ms, self.monitor_lost_at) >= config["monitor_grace_s"]):
+        if self._monitor_gone(now_ms):
             return t.REASON_MONITOR_LOST
         return None
+
+    def _watch_for_vehicle(self, session, reading, now_ms):
+        if self.faults.fault_type() is not None:
+            self.end(t.REASON_FAULT, now_ms)
+        elif self._monitor_gone(now_ms):
+            self.end(t.REASON_MONITOR_LOST, now_ms)
+        elif self.watch.vehicle and reading is not None:
+            self._vehicle_came(session, reading, now_ms)
+        elif session.wait_expired(now_ms):
+            log("notice", "session %s: no vehicle within %g s" % (
+                session.session_id, session.connection_timeout_s))
+            self.end(t.REASON_NO_VEHICLE, now_ms)
+
+    def _vehicle_came(self, session, reading, now_ms):
+        session.vehicle_plugged_in(reading.energy_kwh)
+        # The start reading is persisted before energy flows, as for any start.
+        if not self._persist() or not self.watch.switch_relay(True):
+            log("error", "session %s: cannot start charging the vehicle (%s)" % (
+                session.session_id, self.faults.fault_type() or "storage failed"))
+            self.end(t.REASON_FAULT, now_ms)
+            return
+        log("info", "session %s: vehicle plugged in, charging from %.3f kWh" % (
+            session.session_id, session.record["meter_start_kwh"]))
 
     def _try_finish(self, reading, now_ms):
         # The bill closes on a reading taken with the relay known to be open
         # (welded is known: it will not open). Failing that within
         # meter_estimate_s, on the last good reading, flagged as such.
         session = self.session
+        if session.waiting:  # ended (e.g. at boot) before a car came: zero energy
+            self._finish(None, False)
+            return
         if reading is not None:
             session.last_meter_kwh = kwh(reading.energy_kwh)
-            if not self.relay_unsure:
+            if not self.watch.relay_unsure:
                 self._finish(reading.energy_kwh, False)
                 return
         if _elapsed_s(now_ms, session.ending[1]) >= self.config["meter_estimate_s"]:
@@ -227,73 +292,6 @@ class ChargePoint:
         log("info", "session %s ended (%s): %.3f kWh, cost %.2f, completion %s" % (
             completion["session_id"], completion["reason"], completion["energy_consumed_kwh"],
             completion["total_cost"], completion["message_id"]))
-
-    # -- hardware ----------------------------------------------------------
-    def _read_meter(self):
-        try:
-            reading = self.hw.read_meter()
-        except HardwareError as exc:
-            self.faults.meter_failed(str(exc))
-            if self.faults.meter_failures <= self.faults.fail_polls:  # then KO says it
-                log("warning", "meter poll failed (%d in a row): %s"
-                    % (self.faults.meter_failures, exc))
-            return None
-        self.faults.meter_ok()
-        self.meter_kwh = kwh(reading.energy_kwh)
-        return reading
-
-    def _poll_relay_module(self):
-        if self.relay_unsure and not self._switch_relay(self.relay_on):
-            return  # the module is still silent, or now shows a real mismatch
-        try:
-            closed = self.hw.relay_closed()
-            self.vehicle = self.hw.vehicle_connected()
-        except HardwareError as exc:
-            self.faults.relay_silent(str(exc))
-            return
-        if closed == self.relay_on:
-            self.faults.relay_ok()
-        elif closed:
-            self.faults.relay_mismatch(RELAY_WELDED)
-            self._retry_open()
-        else:
-            self.faults.relay_mismatch(RELAY_FAILED)
-
-    def _retry_open(self):
-        # A contact that was only sticking may open on a second command.
-        try:
-            self.hw.set_relay(False)
-        except HardwareError as exc:
-            self.faults.relay_silent(str(exc))
-
-    def _switch_relay(self, on):
-        """Command the relay and check the read-back; False if it disagrees."""
-        self.relay_on = on
-        try:
-            actual = self.hw.set_relay(on)
-        except HardwareError as exc:
-            # The command may not have arrived: repeat it once the bus answers
-            # rather than call the unknown state a welded or dead contactor.
-            self.relay_unsure = True
-            self.faults.relay_silent(str(exc))
-            return False
-        self.relay_unsure = False
-        if actual != on:
-            self.faults.relay_mismatch(RELAY_WELDED if actual else RELAY_FAILED)
-            return False
-        return True
-
-    def _check_faults(self):
-        fault = self.faults.fault_type()
-        if fault == self.reported_fault:
-            return
-        if fault is not None:
-            log("error", "engine KO: %s (%s)" % (fault, self.faults.last_problem))
-            if self.relay_on:
-                self._switch_relay(False)
-        else:
-            log("notice", "engine OK again (was %s)" % self.reported_fault)
-        self.reported_fault = fault
 
     def _persist(self):
         """Write the state; False (logged) if the filesystem refused."""

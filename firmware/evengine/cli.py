@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MAIN_PY = ROOT / "firmware" / "main.py"
 MAX_SOCKET_PATH = 100  # sockaddr_un holds 107 bytes; keep a margin
 SIM_READY_TIMEOUT_S = 20.0
+SIM_CARD_READER_UNIT = 3  # `evcharge sim-hw` serves a card reader there
 
 
 class UsageError(Exception):
@@ -59,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relay-pin", type=int, help="GPIO pin of the contactor (--relay gpio)")
     p.add_argument("--vehicle-pin", type=int,
                    help="GPIO pin of the plugged-in signal (else the relay module's input 0)")
+    p.add_argument("--card-reader-unit", type=int,
+                   help="Modbus unit of an RFID card reader on the bus (with --sim: 3)")
+    p.add_argument("--connection-timeout", type=float, default=60.0,
+                   help="seconds an authorised session waits for a vehicle to be plugged in "
+                        "(reason no_vehicle after that; a start command's "
+                        "connection_timeout_s wins)")
     p.add_argument("--state-dir", help="where the session state is kept "
                    "(default ~/.local/state/evcharge/engine-CP_ID)")
     p.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython",
@@ -111,6 +118,9 @@ def engine_config(args: argparse.Namespace, state_dir: Path) -> dict:
         "meter_unit": args.meter_unit, "meter_baud": args.meter_baud, "relay": args.relay,
         "relay_unit": args.relay_unit, "relay_coil": args.relay_coil,
         "relay_pin": args.relay_pin, "vehicle_pin": args.vehicle_pin,
+        "card_reader_unit": args.card_reader_unit if args.card_reader_unit is not None
+        else (SIM_CARD_READER_UNIT if args.sim else None),
+        "connection_timeout_s": args.connection_timeout,
         "state_dir": str(state_dir), "tick_s": args.tick,
         "monitor_grace_s": args.monitor_grace, "monitor_silence_s": args.monitor_silence,
         "ev_full_kw": args.ev_full_kw,

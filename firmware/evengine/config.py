@@ -27,6 +27,7 @@ SPEC = {
     "vehicle_unit": ("int?", None),  # None: the relay module's unit
     "vehicle_address": ("int", 0),
     "vehicle_pin": ("int?", None),  # set: the plugged-in input is a GPIO pin
+    "card_reader_unit": ("int?", None),  # Modbus unit of an RFID card reader (sim-hw: 3)
     # Behaviour.
     "state_dir": ("str", "."),
     "tick_s": ("num", 1.0),
@@ -34,6 +35,8 @@ SPEC = {
     "monitor_silence_s": ("num", 5),  # a Monitor heard nothing from this long is gone
     "ev_full_kw": ("num", 0.05),
     "ev_full_s": ("num", 10),
+    # Authorised with no car: the relay closes if one is plugged in within this.
+    "connection_timeout_s": ("num", 60),
     "meter_fail_polls": ("int", 3),
     "meter_estimate_s": ("num", 60),
     "send_timeout_s": ("num", 2),
@@ -53,7 +56,7 @@ CHOICES = {
 }
 POSITIVE = ("tick_s", "monitor_grace_s", "monitor_silence_s", "ev_full_s", "meter_fail_polls",
             "modbus_timeout_ms", "send_timeout_s", "max_frame", "meter_estimate_s", "serial_baud",
-            "meter_baud")
+            "meter_baud", "connection_timeout_s")
 
 _KIND_WORDS = {"str": "a text string", "int": "an integer", "num": "a number",
                "bool": "true or false", "map": "an object"}
@@ -113,6 +116,8 @@ def check(raw):
             raise ConfigError(str(exc))
     if config["relay"] == "gpio" and config["relay_pin"] is None:
         raise ConfigError("config key 'relay_pin' is required when 'relay' is gpio")
+    if config["card_reader_unit"] is not None and not 0 < config["card_reader_unit"] < 248:
+        raise ConfigError("config key 'card_reader_unit' must be a Modbus unit, 1-247")
     if config["vehicle_unit"] is None:
         config["vehicle_unit"] = config["relay_unit"]
     return config

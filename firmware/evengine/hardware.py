@@ -5,6 +5,7 @@
 #   read_meter() -> reading (.voltage .current .power_kw .energy_kwh)
 #   set_relay(on) -> the state read back after switching
 #   relay_closed() -> bool;  vehicle_connected() -> bool;  close()
+#   poll_card() -> a card UID swiped since the last poll, or None
 from evwire.trace import log
 
 
@@ -13,7 +14,8 @@ class HardwareError(Exception):
 
 
 class Hardware:
-    def __init__(self, meter, relay, vehicle, errors, relay_mismatch, port=None):
+    def __init__(self, meter, relay, vehicle, errors, relay_mismatch, port=None,
+                 card_reader=None):
         self.meter = meter
         self.relay = relay
         self.vehicle = vehicle
@@ -22,6 +24,9 @@ class Hardware:
         self.port = port
         # On a board the key menu can stand in for a missing plug sensor.
         self.vehicle_override = None
+        # Optional: anything whose poll() returns a swiped card's UID or None
+        # (card_reader.ModbusCardReader on the bus, or a board's own reader driver).
+        self.card_reader = card_reader
 
     def read_meter(self):
         try:
@@ -50,6 +55,14 @@ class Hardware:
         try:
             return bool(self.vehicle.is_connected())
         except self.errors as exc:
+            raise HardwareError(_describe(exc))
+
+    def poll_card(self):
+        if self.card_reader is None:
+            return None
+        try:
+            return self.card_reader.poll()
+        except Exception as exc:  # a board's own reader may raise anything: it is not ours
             raise HardwareError(_describe(exc))
 
     def close(self):
@@ -87,7 +100,14 @@ def build(config):
     else:
         vehicle = relays.ModbusVehicleInput(master, unit=config["vehicle_unit"],
                                             address=config["vehicle_address"])
-    log("info", "hardware: meter %s unit %d, relay %s, vehicle input %s" % (
+    reader = None
+    if config["card_reader_unit"] is not None:  # its code is loaded only when there is one
+        from evengine.card_reader import ModbusCardReader
+
+        reader = ModbusCardReader(master, unit=config["card_reader_unit"])
+    log("info", "hardware: meter %s unit %d, relay %s, vehicle input %s, card reader %s" % (
         config["meter"], config["meter_unit"], config["relay"],
-        "gpio" if config["vehicle_pin"] is not None else "modbus"))
-    return Hardware(meter, relay, vehicle, (ModbusError, OSError), relays.RelayMismatch, port)
+        "gpio" if config["vehicle_pin"] is not None else "modbus",
+        "unit %d" % config["card_reader_unit"] if reader is not None else "none"))
+    return Hardware(meter, relay, vehicle, (ModbusError, OSError), relays.RelayMismatch, port,
+                    reader)

@@ -2,6 +2,11 @@
 # "car finished" detector, and the messages it produces. Energy is always the
 # meter reading now minus the reading at start (never a running sum), so a
 # missed tick or a reboot loses nothing: the meter kept counting.
+#
+# A session authorised before a car is plugged in waits for it: its record
+# has no meter reading yet (meter_start_kwh null), and the reading is taken
+# when the car comes and the relay closes, so energy counts from the plug-in.
+# Ended while waiting, it bills zero.
 import evwire
 from evwire import types as t
 from evwire.compat import ticks_diff, unix_time
@@ -24,12 +29,13 @@ def cost_of(energy_kwh, price_per_kwh):
 
 
 def new_record(command, meter_kwh):
-    """What is persisted at start: enough to bill the session after a reboot."""
+    """What is persisted at start: enough to bill the session after a reboot.
+    meter_kwh None: authorised, waiting for the car."""
     return {
         "session_id": command["session_id"],
         "driver_id": command["driver_id"],
         "price_per_kwh": command["price_per_kwh"],
-        "meter_start_kwh": kwh(meter_kwh),
+        "meter_start_kwh": None if meter_kwh is None else kwh(meter_kwh),
         "started_at": unix_time(),
     }
 
@@ -38,7 +44,8 @@ def valid_record(record):
     for name in RECORD_FIELDS:
         if name not in record:
             return False
-    return isinstance(record["meter_start_kwh"], (int, float))
+    start = record["meter_start_kwh"]
+    return start is None or isinstance(start, (int, float))
 
 
 class Session:
@@ -50,8 +57,34 @@ class Session:
         # Set once the session has ended (relay open) while the meter reading
         # that closes the bill is still awaited: (reason, ticks_ms when ended).
         self.ending = None
+        # While waiting for the car: since when (ticks_ms) and for how long.
+        self.waiting_since = None
+        self.connection_timeout_s = None
+
+    @property
+    def waiting(self):
+        """Authorised, but no car has been plugged in yet (no energy counted)."""
+        return self.record["meter_start_kwh"] is None
+
+    def wait_for_vehicle(self, timeout_s):
+        self.connection_timeout_s = timeout_s
+
+    def wait_expired(self, now_ms):
+        """Checked every tick; the wait counts from the first tick that sees it."""
+        if self.waiting_since is None:
+            self.waiting_since = now_ms
+        return ticks_diff(now_ms, self.waiting_since) >= self.connection_timeout_s * 1000
+
+    def vehicle_plugged_in(self, meter_kwh):
+        """The car came: billing starts from this reading (the caller persists it)."""
+        self.record["meter_start_kwh"] = kwh(meter_kwh)
+        self.record["started_at"] = unix_time()
+        self.last_meter_kwh = self.record["meter_start_kwh"]
+        self.waiting_since = None
 
     def energy(self, meter_kwh):
+        if self.waiting or meter_kwh is None:
+            return 0.0
         return energy_between(self.record["meter_start_kwh"], meter_kwh)
 
     def car_finished(self, power_kw, now_ms, threshold_kw, hold_s):
@@ -87,7 +120,7 @@ class Session:
         """The one charge_completion of this session (a fresh message_id that
         every re-send keeps)."""
         record = self.record
-        meter_stop_kwh = kwh(meter_stop_kwh)
+        meter_stop_kwh = None if self.waiting else kwh(meter_stop_kwh)
         energy = self.energy(meter_stop_kwh)
         now = unix_time()
         msg = evwire.make(

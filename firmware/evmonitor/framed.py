@@ -11,9 +11,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 
 from evmonitor.config import Endpoint
-from evwire import DEFAULT_MAX, encode_frame
-from evwire.errors import DecodeError
-from evwire.framing import decode_payload, loads
+from evwire import DEFAULT_MAX, FrameDecoder, encode_frame
 from evwire.trace import log, trace
 
 READ_CHUNK = 4096
@@ -27,67 +25,23 @@ class WireMessage(dict):
     payload: bytes = b""
 
 
-class PayloadFrameDecoder:
-    """Frames in, messages out, each keeping its payload bytes.
+class PayloadFrameDecoder(FrameDecoder):
+    """evwire's FrameDecoder whose messages keep their payload bytes (WireMessage).
 
-    The same framing as evwire.FrameDecoder (0x00 delimiters, COBS, CRC,
-    payload at most `max_len`), built on evwire's public decode_payload() and
-    loads(). Bad frames are dropped and counted, never raised; at most about
-    `max_len` bytes are held while waiting for a delimiter.
+    The framing, the bad-frame counters and the memory bound are evwire's:
+    feed() never raises and holds at most `buffer_bound` bytes between delimiters.
     """
 
     def __init__(self, max_len: int = DEFAULT_MAX):
-        self.max_len = max_len
-        self.buffer_bound = max_len + 3 + (max_len + 2) // 254  # longest valid COBS body
-        self._buf = bytearray()
-        self._discarding = False
-        self.frames = 0
-        self.dropped_frames = 0
-        self.last_error: str | None = None
+        super().__init__(max_len, with_payload=True)
 
     def feed(self, data: bytes) -> list[WireMessage]:
-        messages: list[WireMessage] = []
-        for index, chunk in enumerate(bytes(data).split(b"\x00")):
-            if index > 0:  # a delimiter ended the frame collected so far
-                body, self._buf = bytes(self._buf), bytearray()
-                if self._discarding:
-                    self._discarding = False
-                elif body:
-                    msg = self._decode(body)
-                    if msg is not None:
-                        messages.append(msg)
-            if self._discarding or not chunk:
-                continue
-            if len(self._buf) + len(chunk) > self.buffer_bound:
-                self._drop(f"frame longer than {self.buffer_bound} bytes")
-                self._buf = bytearray()
-                self._discarding = True
-            else:
-                self._buf.extend(chunk)
+        messages = []
+        for decoded, payload in super().feed(data):
+            msg = WireMessage(decoded)
+            msg.payload = payload
+            messages.append(msg)
         return messages
-
-    def _drop(self, reason: str) -> None:
-        self.dropped_frames += 1
-        self.last_error = reason
-
-    def _decode(self, body: bytes) -> WireMessage | None:
-        try:
-            payload = bytes(decode_payload(body))
-            if len(payload) > self.max_len:
-                raise DecodeError(f"payload longer than {self.max_len}")
-            decoded = loads(payload)
-            if not isinstance(decoded, dict):
-                raise DecodeError("payload is not a CBOR map")
-        except DecodeError as exc:
-            self._drop(str(exc))
-            return None
-        except Exception as exc:  # a codec bug must not kill the link
-            self._drop(f"undecodable frame: {exc}")
-            return None
-        self.frames += 1
-        msg = WireMessage(decoded)
-        msg.payload = payload
-        return msg
 
 
 class FramedLink:

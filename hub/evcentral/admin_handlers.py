@@ -153,5 +153,6 @@ class AdminHandlers:
                 "session_id": s.session_id, "driver_id": s.driver_id, "status": s.status,
                 "charging_rate": round(s.rate_kw, 2), "energy_consumed_kwh": round(s.energy_kwh, 3),
                 "total_cost": round(s.cost, 2), "started_at": s.started_at,
+                "waiting_for_vehicle": cp.waiting_for_vehicle == s.session_id,
             }
         return row

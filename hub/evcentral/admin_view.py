@@ -43,6 +43,8 @@ def cps_table(cps: list[dict], colour: bool) -> str:
         note = cp.get("stop_reason") or cp.get("fault_type") or ""
         if session.get("status") == "interrupted":
             note = (note + " " if note else "") + "session interrupted"
+        if session.get("waiting_for_vehicle"):
+            note = (note + " " if note else "") + "waiting for vehicle"
         rows.append([
             cp["cp_id"], cp["status"], cp.get("location") or "-",
             _money(cp.get("price_per_kwh")), f"{cp.get('max_charging_rate_kw', 0):g}",

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 
+from evcentral import logsink
 from evcentral.admin_handlers import AdminHandlers
 from evcentral.auth import Authenticator
 from evcentral.boundary import Router
@@ -23,6 +25,23 @@ from evkafka import names
 from evkafka.broker import DEFAULT_LOCAL_BROKER
 from evkafka.local import ensure_local_broker
 from evwire.trace import log
+
+# The cyclic garbage collector's thresholds once serving (CPython's: 700, 10, 10).
+# Central's messages, futures and Kafka records are freed by reference counting,
+# yet with the defaults some outlive a young collection, get promoted, and every
+# few seconds trigger a full collection that scans every connection, session and
+# charge point to free nothing: pauses of 100+ ms at 5,000 CPs, during which no
+# heartbeat is answered (docs/BENCHMARKS.md, Profiling). Rarer young collections
+# promote far less; a full one then comes every few minutes.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def settle_garbage_collector() -> None:
+    """Exempt what start-up built (code, provisioned CPs) from later collections,
+    and collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class StartupError(Exception):
@@ -77,6 +96,13 @@ class Central:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        logsink.SINK.attach(loop)
+        try:
+            return await self._serve(loop)
+        finally:
+            logsink.SINK.detach()
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop) -> int:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -96,7 +122,9 @@ class Central:
         tasks = [asyncio.create_task(self.registry.watchdog()),
                  asyncio.create_task(self._expire_starts()),
                  asyncio.create_task(self.gateway.sweep())]
+        settle_garbage_collector()
         # Always shown, whatever --log-level: tests, the demo and operators wait for it.
+        logsink.SINK.flush()  # after the lines logged before it
         sys.stderr.write(f"<5>evcharge-central: ready listening on {host}:{port}\n")
         sys.stderr.flush()
         await stop.wait()

@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 
-from evcentral import provision_cli
+from evcentral import logsink, provision_cli
 from evcentral.config import (
     DEFAULT_HEARTBEAT_TIMEOUT_S,
     DEFAULT_KAFKA_REQUEST_TTL_S,
@@ -18,22 +18,12 @@ from evcentral.config import (
     DEFAULT_START_TIMEOUT_S,
     Config,
 )
+from evcharge.cliargs import count, positive
 from evkafka.broker import parse_hostport
 from evwire.trace import LEVELS, configure
 
 ENV_ADMIN_TOKEN = "EVCHARGE_ADMIN_TOKEN"
 
-
-def _positive(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got '{text}'")
-        return value
-    return parse
 
 
 def _hostport(text: str) -> tuple[str, int]:
@@ -56,36 +46,36 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--kafka", metavar="HOST:PORT",
                    help="Kafka bootstrap servers (default: the local broker at 127.0.0.1:9092, "
                         "started in the background if none runs)")
-    p.add_argument("--price-per-kwh", type=_positive(float), default=DEFAULT_PRICE_PER_KWH,
+    p.add_argument("--price-per-kwh", type=positive, default=DEFAULT_PRICE_PER_KWH,
                    help="price of CPs without their own (default %(default)s)")
     p.add_argument("--admin-token", default=os.environ.get(ENV_ADMIN_TOKEN),
                    help=f"token operators must present (default: ${ENV_ADMIN_TOKEN}; "
                         "none: admin commands refused)")
-    p.add_argument("--heartbeat-timeout", type=_positive(float),
+    p.add_argument("--heartbeat-timeout", type=positive,
                    default=DEFAULT_HEARTBEAT_TIMEOUT_S,
                    help="seconds without any message before a CP is DISCONNECTED "
                         "(default %(default)s)")
-    p.add_argument("--start-timeout", type=_positive(float), default=DEFAULT_START_TIMEOUT_S,
+    p.add_argument("--start-timeout", type=positive, default=DEFAULT_START_TIMEOUT_S,
                    help="seconds a connected CP may leave a start command unanswered before the "
                         "session ends as failed (default %(default)s)")
-    p.add_argument("--kafka-request-ttl", type=_positive(float),
+    p.add_argument("--kafka-request-ttl", type=positive,
                    default=DEFAULT_KAFKA_REQUEST_TTL_S,
                    help="charge requests read from Kafka older than this many seconds (and "
                         "without expires_at) are refused, not started (default %(default)s)")
     p.add_argument("--require-known-drivers", action="store_true",
                    help="refuse drivers not added with `evcharge central add-driver`")
-    p.add_argument("--max-frame", type=_positive(int), default=4096,
+    p.add_argument("--max-frame", type=count, default=4096,
                    help="largest frame payload accepted, bytes (default %(default)s)")
-    p.add_argument("--max-connections", type=_positive(int), default=10000,
+    p.add_argument("--max-connections", type=count, default=10000,
                    help="connections served at once (default %(default)s)")
-    p.add_argument("--idle-timeout", type=_positive(float), default=600.0,
+    p.add_argument("--idle-timeout", type=positive, default=600.0,
                    help="close connections silent this many seconds (default %(default)s)")
-    p.add_argument("--write-buffer-limit", type=_positive(int), default=256 * 1024,
+    p.add_argument("--write-buffer-limit", type=count, default=256 * 1024,
                    help="bytes of unread output before a slow client is dropped "
                         "(default %(default)s)")
-    p.add_argument("--drain-timeout", type=_positive(float), default=10.0,
+    p.add_argument("--drain-timeout", type=positive, default=10.0,
                    help="seconds a client may leave output unread (default %(default)s)")
-    p.add_argument("--kafka-timeout", type=_positive(float), default=15.0,
+    p.add_argument("--kafka-timeout", type=positive, default=15.0,
                    help="seconds to wait for Kafka before listening anyway (default %(default)s)")
     p.add_argument("--log-level", choices=sorted(LEVELS, key=LEVELS.get), default="info")
     return p
@@ -108,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         kafka_request_ttl=ns.kafka_request_ttl,
         kafka_timeout=ns.kafka_timeout, log_level=ns.log_level,
     )
-    configure(tier="evcharge-central", level=config.log_level)
+    configure(tier="evcharge-central", level=config.log_level, sink=logsink.SINK)
     from evcentral.app import Central, StartupError  # heavy imports only when running
 
     try:

@@ -129,6 +129,8 @@ class CpHandlers:
             return
         if msg["status"] == t.SUCCESS:
             self.sessions.confirm(session)
+            if msg.get("waiting_for_vehicle"):
+                self.sessions.vehicle_awaited(session, msg["message"])
         else:
             self.sessions.fail_start(session, msg.get("message") or msg.get("error") or "failed")
 

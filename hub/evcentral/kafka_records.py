@@ -3,6 +3,10 @@ driver-requests. Runs on the asyncio loop, one batch at a time.
 
 A batch returns only when its effects are stored and every record it
 produced has a delivery report; the bridge commits offsets after that.
+The tickets of the completions a batch finalised are sent together at its
+end, and marked sent in one transaction. A large batch lets the loop serve
+the sockets between slices of it, so that Monitors and Drivers are not kept
+waiting while thousands of records are handled.
 A record that cannot be decoded or validated is logged and skipped (it can
 never become valid); driver requests go through the same boundary as socket
 ones and are answered on driver-events, keyed by driver id.
@@ -23,6 +27,7 @@ from evwire.errors import WireError
 from evwire.trace import log, trace
 
 TELEMETRY_TYPES = (t.CHARGING_DATA, t.CHARGE_COMPLETION)
+SLICE = 100  # records handled before the loop serves other work again
 
 
 class TelemetryHandlers:
@@ -74,14 +79,39 @@ class KafkaRecords:
 
     async def handle_batch(self, records: list[Record]) -> None:
         deliveries: list[asyncio.Future] = []
-        for rec in records:
+        for i, rec in enumerate(records):
+            if i and i % SLICE == 0:
+                await asyncio.sleep(0)
             if rec.topic == self.cp_events:
                 deliveries += await self._telemetry(rec)
             elif rec.topic == self.driver_requests:
                 deliveries += await self._driver_request(rec)
         self.hub.sessions.flush_live()
-        if deliveries:
-            await asyncio.gather(*deliveries)  # a failed delivery fails the batch: retried
+        # A failed delivery (a record or a ticket) fails the batch: it is retried.
+        await asyncio.gather(self._send_tickets(), *deliveries)
+
+    async def _send_tickets(self) -> None:
+        """Tickets of the completions this batch finalised: published together, then the
+        delivered ones marked sent in one transaction. One that fails stays unsent and
+        fails the batch, so its completion comes again and it is sent then."""
+        sessions = self.hub.sessions
+        due = list(sessions.tickets_due.values())
+        sessions.tickets_due.clear()
+        sending = []
+        for final in due:
+            ticket = sessions.store.ticket(final.session_id)
+            if ticket is not None:
+                sending.append((final, self.bridge.publish(names.driver_events(),
+                                                           final.driver_id, ticket)))
+        results = await asyncio.gather(*(future for _s, future in sending),
+                                       return_exceptions=True)
+        delivered = [s for (s, _f), r in zip(sending, results) if not isinstance(r, Exception)]
+        sessions.store.mark_tickets_sent([s.session_id for s in delivered])
+        for final in delivered:
+            log("info", f"ticket of session {final.session_id} delivered to {final.driver_id}")
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
 
     def _decode(self, rec: Record) -> dict:
         if rec.value is None:

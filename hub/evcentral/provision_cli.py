@@ -13,18 +13,10 @@ import sys
 
 from evcentral.db import Database, ProvisioningError
 from evcentral.secrets_box import SecretBoxError
+from evcharge.cliargs import positive
 
 COMMANDS = ("add-cp", "remove-cp", "list-cps", "add-driver", "remove-driver", "list-drivers")
 
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got '{text}'")
-    return value
 
 
 def _ident(text: str) -> str:
@@ -41,9 +33,9 @@ def parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add-cp", help="add a charge point (or update an existing one)")
     add.add_argument("cp_id", type=_ident)
     add.add_argument("--location", help="where it is (shown to drivers)")
-    add.add_argument("--max-kw", type=_number, help="max charging rate, kW (default 11.0; "
+    add.add_argument("--max-kw", type=positive, help="max charging rate, kW (default 11.0; "
                                                     "the Monitor's registration updates it)")
-    add.add_argument("--price-per-kwh", type=_number,
+    add.add_argument("--price-per-kwh", type=positive,
                      help="its own price (default: Central's --price-per-kwh)")
     add.add_argument("--secret", help="shared secret for auth (default: generated and printed)")
     rm = sub.add_parser("remove-cp", help="remove a charge point (its sessions stay)")

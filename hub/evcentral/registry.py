@@ -48,6 +48,7 @@ class ChargePoint:
     faulted: bool = False
     fault_type: str | None = None
     session: Session | None = None  # the live session on this CP, if any
+    waiting_for_vehicle: str | None = None  # session authorised here, its car not plugged in
     synced: bool = False  # operator state checked against the Monitor's since it connected
     shown: str = t.CP_DISCONNECTED  # last state the watchdog logged
 

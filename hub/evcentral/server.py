@@ -50,7 +50,10 @@ class Connection:
             return False
         frame = encode_frame(msg)
         pending = self.transport.get_write_buffer_size()
-        if pending + len(frame) > self.config.write_buffer_limit:
+        # Unread output beyond the limit means a slow client. One answer larger
+        # than the limit on its own (list_cps of a network of thousands of CPs)
+        # is queued when nothing is pending: refusing it would make it unanswerable.
+        if pending and pending + len(frame) > self.config.write_buffer_limit:
             self.abort(f"slow client: {pending} bytes unread, limit "
                        f"{self.config.write_buffer_limit}")
             return False

@@ -155,8 +155,15 @@ class SessionStore:
                       (message_id, kind, now_s()))
 
     def mark_ticket_sent(self, session_id: str) -> None:
+        self.mark_tickets_sent([session_id])
+
+    def mark_tickets_sent(self, session_ids: list[str]) -> None:
+        """Many tickets delivered: one transaction (one fsync), not one each."""
+        if not session_ids:
+            return
         with self.db.transaction() as c:
-            c.execute("UPDATE sessions SET ticket_sent = 1 WHERE session_id = ?", (session_id,))
+            c.executemany("UPDATE sessions SET ticket_sent = 1 WHERE session_id = ?",
+                          [(session_id,) for session_id in session_ids])
 
     def ticket(self, session_id: str) -> bytes | None:
         row = self.conn.execute("SELECT ticket FROM sessions WHERE session_id = ?",

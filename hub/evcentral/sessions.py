@@ -41,7 +41,13 @@ class Sessions:
         self.registry = registry
         self.publish = publish
         self.live: dict[str, Session] = {}
+        # A driver has one live session at most (ChargeDesk refuses a second): an index,
+        # so a charge request does not scan every live session of a large network.
+        self._by_driver: dict[str, Session] = {}
         self._dirty: dict[str, Session] = {}
+        # Finalised in the current Kafka batch, ticket not sent yet: KafkaRecords sends
+        # them together once the batch is handled.
+        self.tickets_due: dict[str, Session] = {}
         self._background: set[asyncio.Task] = set()
 
     # -- lookups ---------------------------------------------------------------
@@ -49,6 +55,7 @@ class Sessions:
         """After a restart: live sessions from the database, attached to their CPs."""
         for session in self.store.live():
             self.live[session.session_id] = session
+            self._by_driver[session.driver_id] = session
             cp = self.registry.get(session.cp_id)
             if cp is not None:
                 cp.session = session
@@ -67,10 +74,8 @@ class Sessions:
         return self.live.get(stored.session_id, stored)
 
     def live_of_driver(self, driver_id: str) -> Session | None:
-        for session in self.live.values():
-            if session.driver_id == driver_id:
-                return session
-        return None
+        session = self._by_driver.get(driver_id)
+        return session if session is not None and session.live else None
 
     # -- lifecycle ---------------------------------------------------------------
     def open(self, cp: ChargePoint, driver_id: str, request_id: str, origin: str) -> Session:
@@ -81,6 +86,7 @@ class Sessions:
                           started_at=now, updated_at=now)
         self.store.create(session)
         self.live[session.session_id] = session
+        self._by_driver[driver_id] = session
         cp.session = session
         log("info", f"session {session.session_id} starting: driver {driver_id} at {cp.cp_id}"
                     f" ({origin}), {session.price_per_kwh} per kWh")
@@ -93,6 +99,17 @@ class Sessions:
             self.store.set_status(session.session_id, "active")
             log("info", f"session {session.session_id} active at {session.cp_id}")
             self._note_cp(session)
+
+    def vehicle_awaited(self, session: Session, text: str) -> None:
+        """The CP accepted the start with no car plugged in: it waits for one (relay
+        open, nothing billed) until its connection timeout. The CP shows CHARGING
+        with 0 kW meanwhile; operators see a note, the driver is told to plug in."""
+        cp = self.registry.cps.get(session.cp_id)
+        if cp is not None:
+            cp.waiting_for_vehicle = session.session_id
+        log("info", f"session {session.session_id} at {session.cp_id}: {text}")
+        self._publish_later(session.driver_id,
+                            self._status_update(session, "waiting_for_vehicle", text))
 
     def fail_start(self, session: Session, why: str) -> None:
         final = self._final(session, STATUS_FAILED, t.REASON_START_FAILED, energy=0.0, cost=0.0)
@@ -152,6 +169,9 @@ class Sessions:
         session.cost = float(msg["total_cost"])
         session.rate_kw = float(msg["charging_rate"])
         session.updated_at = now_s()
+        cp = self.registry.cps.get(session.cp_id)
+        if cp is not None and cp.waiting_for_vehicle == session.session_id:
+            cp.waiting_for_vehicle = None  # data flows: the car came
         if session.status == "starting":
             # Data proves it started. An interrupted session is not revived by data,
             # which may be older than the fault; the Monitor's heartbeat revives it.
@@ -169,7 +189,7 @@ class Sessions:
         self.store.save_live_values(dirty)
 
     async def charge_completion(self, msg: dict, raw: bytes) -> None:
-        """Finalise once, then make sure the ticket reached driver-events (awaited)."""
+        """Finalise once; the ticket is queued in tickets_due for the batch to send."""
         session_id = msg["session_id"]
         session = self.get(session_id)
         if session is None:
@@ -200,7 +220,7 @@ class Sessions:
                         "already finalised, nothing changes")
         stored = self.store.get(session_id)
         if stored is not None and stored.finalised and not stored.ticket_sent:
-            await self._send_ticket(stored)
+            self.tickets_due[session_id] = stored  # sent with the batch's other tickets
 
     # -- helpers ---------------------------------------------------------------------------
     def _final(self, session: Session, status: str, reason: str, energy: float,
@@ -215,6 +235,8 @@ class Sessions:
         done = self.store.finalise(final, ticket, message_id, kind, over_failed_start)
         live = self.live.pop(final.session_id, None)
         self._dirty.pop(final.session_id, None)
+        if live is not None and self._by_driver.get(live.driver_id) is live:
+            del self._by_driver[live.driver_id]
         if live is not None:
             live.__dict__.update(final.__dict__)
             cp = self.registry.cps.get(final.cp_id)

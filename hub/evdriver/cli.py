@@ -1,4 +1,4 @@
-"""evcharge driver: the EV driver's client (list, charge, stop, history, run).
+"""evcharge driver: the EV driver's client (list, charge, stop, history, run, watch).
 
 Exit codes: 0 ok; 1 request refused or failed; 2 usage; 3 Central (socket and
 Kafka) unreachable, or Kafka when a session must be followed; 4 connection
@@ -15,7 +15,8 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
-from evdriver.commands import cmd_charge, cmd_history, cmd_list, cmd_stop
+from evcharge.cliargs import count, non_negative, positive
+from evdriver.commands import cmd_charge, cmd_history, cmd_list, cmd_stop, cmd_watch
 from evdriver.context import DriverContext, Settings
 from evdriver.errors import EXIT_FAILED, EXIT_USAGE, DriverExit, Interrupted
 from evdriver.logsink import kafka_logger, open_log
@@ -37,33 +38,11 @@ COMMANDS = {
     "charge": (cmd_charge, True),
     "stop": (cmd_stop, False),
     "history": (cmd_history, False),
+    "watch": (cmd_watch, True),
 }
 
 
-def positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"'{text}' must be a number above 0")
-    return value
 
-
-def not_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"'{text}' must be a number of 0 or more")
-    return value
-
-
-def count(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"'{text}' must be a whole number above 0")
-    return int(text)
 
 
 def add_connection_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
@@ -120,10 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("history", help="my past sessions with energy and cost")
     p.add_argument("--limit", type=count, help="at most this many sessions")
     add_connection_options(p, defaults=False)
+    p = sub.add_parser("watch", help="follow my session started at a charge point (card or "
+                                     "menu): live data and the ticket")
+    p.add_argument("--wait", type=positive,
+                   help="give up (exit 1) if no session of mine starts within this many "
+                        "seconds (default: wait until Ctrl-C)")
+    add_limits(p)
+    add_connection_options(p, defaults=False)
     p = sub.add_parser("run", help="one service after another from a file of CP ids")
     p.add_argument("file", type=Path, metavar="FILE")
     add_limits(p)
-    p.add_argument("--pause", type=not_negative, default=4.0,
+    p.add_argument("--pause", type=non_negative, default=4.0,
                    help="seconds between two services (default 4)")
     add_connection_options(p, defaults=False)
     return parser

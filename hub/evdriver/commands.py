@@ -1,4 +1,4 @@
-"""The driver's commands: list, charge, stop, history (run: services.py).
+"""The driver's commands: list, charge, stop, history, watch (run: services.py).
 
 Each takes the opened DriverContext and the parsed arguments and returns the
 exit code; failures raise DriverExit subclasses (errors.py).
@@ -6,6 +6,7 @@ exit code; failures raise DriverExit subclasses (errors.py).
 from __future__ import annotations
 
 import argparse
+import time
 
 from evdriver.answers import check_answer
 from evdriver.context import DriverContext
@@ -16,6 +17,7 @@ from evwire import types as t
 
 # Session states (Central's) in which a session can still be stopped.
 RUNNING_STATES = ("starting", "active", "interrupted")
+WATCH_POLL_S = 1.0  # how often `watch` asks Central whether a session of mine started
 
 
 def cmd_list(ctx: DriverContext, args: argparse.Namespace) -> int:
@@ -65,6 +67,32 @@ def cmd_stop(ctx: DriverContext, args: argparse.Namespace) -> int:
             tickets.append(follower.follow().as_dict()["ticket"])
     ctx.output.result({"result": "ok", "stopped": [s["session_id"] for s in stopped],
                        "tickets": tickets})
+    return EXIT_OK
+
+
+def cmd_watch(ctx: DriverContext, args: argparse.Namespace) -> int:
+    """Follow my session started elsewhere (a card or the menu at a charge point):
+    the running one, or the next one to start; live data, then the ticket."""
+    deadline = None if args.wait is None else time.monotonic() + args.wait
+    announced = False
+    while True:
+        running = [s for s in fetch_sessions(ctx, None)
+                   if str(s.get("status", "")).lower() in RUNNING_STATES]
+        if running:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            raise RequestFailed(f"no session of {ctx.driver_id} started within {args.wait:g} s")
+        if not announced:
+            announced = True
+            ctx.output.notice(f"waiting for a session of {ctx.driver_id} to start (swipe your "
+                              "card or use the menu at a charge point; Ctrl-C to leave)")
+        time.sleep(WATCH_POLL_S)
+    session = running[0]  # Central allows one running session per driver
+    ctx.output.status("watching", session["cp_id"], session["session_id"],
+                      f"following session {session['session_id']} at {session['cp_id']}")
+    result = SessionFollower(ctx, session["cp_id"], session["session_id"],
+                             Limits(args.kwh, args.minutes)).follow()
+    ctx.output.result({"result": "ok", **result.as_dict()})
     return EXIT_OK
 
 

@@ -130,6 +130,9 @@ class SessionFollower:
             text = f"the charge point could not start charging{detail}"
         elif status == "stopped_by_operator":
             text = f"an operator stopped the charge point{detail}; the session ends"
+        elif status == "waiting_for_vehicle":  # the CP's own words say for how long
+            text = f"authorised, {msg['message']}" if msg.get("message") else \
+                "authorised: plug the car in"
         else:
             text = f"status {status}{detail}"
         self.ctx.output.status(status, self.cp_id, self.session_id, text)

@@ -6,6 +6,8 @@ byte-identical output. Public API:
     encode_frame(msg) -> bytes       one complete frame, 0x00 delimiters included
     FrameDecoder(max_len=4096)       .feed(data) -> [msg, ...]; counters
                                      .frames, .dropped_frames, .dropped_bytes
+    FrameDecoder(max_len, with_payload=True)  .feed(data) -> [(msg, payload), ...]
+                                     payload: the message's exact CBOR bytes
     dumps(obj) -> bytes              deterministic CBOR (= cbor2 canonical)
     loads(data) -> obj
     validate(msg)                    raises ValidationError naming type+field

@@ -1,8 +1,24 @@
 # Charge point authentication (the seed's auth_request TODO, implemented):
 # mac = hex HMAC-SHA256(secret UTF-8, "auth_request|{cp_id}|{timestamp}|{nonce}").
+import hashlib
+
 from evwire import types as t
-from evwire.compat import hexlify, hmac_sha256, unix_time, urandom
+from evwire.compat import hexlify, unix_time, urandom
 from evwire.messages import make
+
+_BLOCK = 64
+
+
+def hmac_sha256(key, data):
+    """HMAC-SHA256 (RFC 2104) from hashlib alone: MicroPython has no hmac."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key + b"\x00" * (_BLOCK - len(key))
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(data)
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    outer.update(inner.digest())
+    return outer.digest()
 
 
 def auth_text(cp_id, timestamp, nonce):

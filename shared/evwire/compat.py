@@ -19,15 +19,10 @@ urandom = os.urandom
 import time
 
 if IS_MICROPYTHON:
-
-    def ticks_ms():
-        return time.ticks_ms()
-
-    def ticks_diff(a, b):
-        return time.ticks_diff(a, b)
-
-    def sleep_ms(ms):
-        time.sleep_ms(ms)
+    # The built-ins themselves: no wrapper functions to keep in RAM.
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    sleep_ms = time.sleep_ms
 
 else:
 
@@ -58,7 +53,7 @@ def hexlify(data):
 
 
 # CRC-16/CCITT-FALSE is binascii.crc_hqx(data, 0xFFFF) on CPython (C speed);
-# MicroPython has no crc_hqx, so evwire.framing falls back to a table.
+# MicroPython has no crc_hqx, so evwire.framing falls back to a portable loop.
 crc_hqx = getattr(binascii, "crc_hqx", None)
 
 # cbor2 (C-accelerated, CPython only) or None: evwire.framing then uses the
@@ -69,21 +64,14 @@ except ImportError:
     cbor2 = None
 
 
-import hashlib
+def __getattr__(name):
+    # hmac_sha256 (MicroPython has no hmac) lives with its one user,
+    # evwire.auth, which the Engine never loads; still importable from here.
+    if name == "hmac_sha256":
+        from evwire.auth import hmac_sha256
 
-_BLOCK = 64
-
-
-def hmac_sha256(key, data):
-    """HMAC-SHA256 (RFC 2104) from hashlib alone: MicroPython has no hmac."""
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key + b"\x00" * (_BLOCK - len(key))
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    inner.update(data)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    outer.update(inner.digest())
-    return outer.digest()
+        return hmac_sha256
+    raise AttributeError("module 'evwire.compat' has no attribute '%s'" % name)
 
 
 def stderr_write(text):

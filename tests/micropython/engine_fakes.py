@@ -35,6 +35,8 @@ class FakeHardware:
         self.vehicle_override = None
         self.meter_reads = 0
         self.closes = 0
+        self.card_reader = None  # set to a list of UIDs: the cards to present, in order
+        self.reader_silent = False
 
     def flow(self, kwh):
         if self.closed and self.plugged:
@@ -71,6 +73,13 @@ class FakeHardware:
         if self.relay_silent:
             raise HardwareError("ModbusTimeout: unit 2 did not answer")
         return self.plugged
+
+    def poll_card(self):
+        if self.reader_silent:
+            raise HardwareError("ModbusTimeout: unit 3 did not answer")
+        if self.card_reader:
+            return self.card_reader.pop(0)
+        return None
 
     def close(self):
         pass

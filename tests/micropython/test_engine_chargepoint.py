@@ -57,10 +57,16 @@ def test_no_write_per_tick():
 
 
 def test_start_refusals_say_why():
-    cp, hw = _cp(FakeHardware(plugged=False))
-    assert cp.start(start_command()) == (False, "vehicle not connected")
+    cp, hw = _cp()
+    hw.relay_silent = True  # the plugged-in input is on the relay module
+    assert cp.start(start_command()) == (False, "vehicle input not answering")
     assert not hw.closed and cp.session is None
-    hw.plugged = True
+    hw.relay_silent = False
+    cp.tick(1000)
+    command = start_command()
+    command["connection_timeout_s"] = 0
+    ok, text = cp.start(command)
+    assert not ok and "connection_timeout_s must be positive" in text
     cp.faults.force(True)
     ok, text = cp.start(start_command())
     assert not ok and text.startswith("engine faulted")

@@ -5,6 +5,7 @@ from engine_fakes import FakeHardware, make_config, start_command, stop_command
 from evengine.chargepoint import ChargePoint
 from evengine.handlers import ACCEPTS, EngineHandlers
 from evengine.store import StateStore
+from evengine.walkup import WalkUp
 from evwire.dispatch import Dispatcher
 
 
@@ -14,7 +15,7 @@ def _dispatcher(hw=None):
     cp.boot()
     cp.monitor_connected()
     cp.tick(0)
-    return Dispatcher(EngineHandlers(cp), ACCEPTS), cp
+    return Dispatcher(EngineHandlers(cp, WalkUp(cp, lambda msg: True)), ACCEPTS), cp
 
 
 def test_health_check_response_fields():
@@ -41,10 +42,11 @@ def test_start_and_stop_command_responses():
 
 
 def test_refusal_is_a_failure_response_with_the_reason():
-    dispatcher, cp = _dispatcher(FakeHardware(plugged=False))
+    dispatcher, cp = _dispatcher()
+    cp.faults.force(True)
     reply = dispatcher.handle(start_command())
     assert reply["status"] == "failure" and reply["session_id"] is None
-    assert reply["message"] == "vehicle not connected"
+    assert reply["message"] == "engine faulted (simulated_fault)"
 
 
 def test_command_for_another_cp_is_refused():

@@ -275,8 +275,55 @@ def test_feed_accepts_bytes_bytearray_and_memoryview():
         assert evwire.FrameDecoder().feed(data) == [_msg(1)]
 
 
-def test_crc_table_matches_fast_path():
+def test_portable_crc_matches_fast_path():
     data = pseudo_random_bytes(1000, seed=7)
     assert crc16_portable(b"123456789") == 0x29B1
+    # Reference values from binascii.crc_hqx(data, 0xFFFF) on CPython.
+    assert crc16_portable(b"") == 0xFFFF
+    assert crc16_portable(b"\x00") == 0xE1F0
+    assert crc16_portable(b"\xff") == 0xFF00
+    assert crc16_portable(b"A") == 0xB915
+    assert crc16_portable(bytes(range(256))) == 0x3FBD
+    assert crc16_portable(b"\xff" * 64) == 0xF154
     assert crc16_portable(data) == crc16_ccitt_false(data)
     assert crc16_portable(data[500:], crc16_portable(data[:500])) == crc16_ccitt_false(data)
+
+
+def test_with_payload_returns_each_message_with_its_exact_cbor():
+    msgs = [_msg(1), _msg(2, blob=b"\x00\x01"), _msg(3)]
+    stream = b"".join(evwire.encode_frame(m) for m in msgs)
+    dec = evwire.FrameDecoder(with_payload=True)
+    got = []
+    for i in range(0, len(stream), 5):  # delimiters split anywhere
+        got += dec.feed(stream[i:i + 5])
+    assert [pair[0] for pair in got] == msgs
+    for msg, payload in got:
+        assert isinstance(payload, bytes)
+        assert payload == evwire.dumps(msg)
+        assert evwire.loads(payload) == msg
+    assert (dec.frames, dec.dropped_frames) == (3, 0)
+
+
+def test_with_payload_drops_bad_frames_like_the_default():
+    corrupt = bytearray(evwire.encode_frame(_msg(2)))
+    corrupt[10] ^= 0x55
+    stream = (evwire.encode_frame(_msg(1)) + b"junk\x00" + bytes(corrupt)
+              + evwire.encode_frame(_msg(3)))
+    plain, paired = evwire.FrameDecoder(), evwire.FrameDecoder(with_payload=True)
+    got_plain, got_paired = plain.feed(stream), paired.feed(stream)
+    assert [msg for msg, _payload in got_paired] == got_plain == [_msg(1), _msg(3)]
+    assert (paired.frames, paired.dropped_frames, paired.dropped_bytes) == (
+        plain.frames, plain.dropped_frames, plain.dropped_bytes)
+    assert paired.dropped_frames == 2
+    assert paired.last_error == plain.last_error == "CRC mismatch"
+
+
+def test_with_payload_keeps_the_memory_bound():
+    dec = evwire.FrameDecoder(64, with_payload=True)
+    for _ in range(20):
+        assert dec.feed(b"\x01" * 50) == []
+        assert dec.buffered <= dec.buffer_bound
+    assert dec.dropped_frames == 1
+    msg = _message_of_payload_size(64)
+    ((got, payload),) = dec.feed(b"\x00" + evwire.encode_frame(msg))
+    assert got == msg and len(payload) == 64

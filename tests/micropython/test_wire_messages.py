@@ -10,7 +10,7 @@ from evwire.compat import hexlify, hmac_sha256
 from evwire.dispatch import Dispatcher
 from evwire.errors import RejectedError, UnknownTypeError, ValidationError
 from evwire.messages import counter_ids, set_id_source
-from evwire.schema import SCHEMA, fields_of
+from evwire.schema import SCHEMA, fields_of, known_types
 
 GOOD = {"str": "x", "int": 7, "num": 1.25, "bool": True, "list": [], "map": {}, "any": "x"}
 # For each kind, a value of the wrong kind (bool must not pass as int or num).
@@ -107,6 +107,31 @@ def test_unknown_type_and_non_maps_are_rejected():
         "charge_request: missing field 'message_id'"
     assert _message_error({"type": t.CHARGE_REQUEST, "message_id": ""}) == \
         "charge_request: field 'message_id' must be a non-empty text string"
+
+
+def test_only_whole_type_names_are_known():
+    # The catalogue is one text searched by type name: a prefix, a name with
+    # a separator or a line break must not match part of a line.
+    for name in ("charge", "charge_completion_", "harge_request", "auth_request: cp_id",
+                 "mac:str |\nrecovery_notification", "x\nauth_request", "", ":", "|"):
+        err = raises(UnknownTypeError, evwire.validate, {"type": name or "?", "message_id": "m"})
+        assert str(err) == "unknown message type '%s'" % (name or "?")
+        raises(UnknownTypeError, fields_of, name)
+
+
+def test_schema_table_and_known_types_follow_the_catalogue():
+    assert known_types() == sorted(SCHEMA)
+    assert t.CHARGE_COMPLETION in SCHEMA and t.CHARGE_COMPLETION_ACK in SCHEMA
+    required, optional = SCHEMA[t.STOP_CHARGING_COMMAND]
+    assert required == ("cp_id:str", "session_id:str")
+    assert "timestamp:int" in optional
+    assert SCHEMA[t.AUTH_REQUEST][1] == ()
+    for msg_type in SCHEMA:
+        required, optional = SCHEMA[msg_type]
+        fields = fields_of(msg_type)
+        assert [f[0] for f in fields] == [spec.split(":")[0] for spec in required + optional]
+        assert [f[3] for f in fields] == [True] * len(required) + [False] * len(optional)
+    assert fields_of(t.HEALTH_CHECK_RESPONSE)[5] == ("fault_type", "str", True, False)
 
 
 class _Handlers:

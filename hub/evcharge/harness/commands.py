@@ -71,7 +71,9 @@ def engine(spec: NetworkSpec, cp_id: str, listen: str) -> list[str]:
     return ["engine", "--cp-id", cp_id, "--listen", listen, "--meter", str(meter_link(cp_dir)),
             "--state-dir", str(cp_dir / "engine-state"), "--runtime", spec.runtime,
             "--monitor-grace", _num(spec.timers.engine_grace_s),
-            "--ev-full-s", _num(spec.timers.ev_full_s), "--menu", "off"]
+            "--ev-full-s", _num(spec.timers.ev_full_s), "--menu", "off",
+            # `evcharge sim-hw` serves a card reader on unit 3: walk-up swipes work.
+            "--card-reader-unit", "3"]
 
 
 def monitor(spec: NetworkSpec, cp_id: str, engine_at: str, central_at: str,

@@ -1,0 +1,104 @@
+"""The Central under test: its own process, provisioned, killed and restarted at will.
+
+Charge points are provisioned straight into Central's database (the
+evcentral.db API that `evcharge central add-cp` uses, in one transaction:
+ten thousand separate `add-cp` runs would take minutes). With a profile path
+Central runs under pyinstrument (`python -m pyinstrument -r pstats`), which
+writes the profile when Central exits after SIGTERM.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from evcentral.admin_client import AdminClient, CentralUnreachable, NoReply
+from evcentral.db import Database, now_s
+from evcharge.harness.procs import Proc, ProcessGroup, free_port, wait_port, wait_until
+
+ADMIN_TOKEN = "evbench-admin"
+# What asking Central's admin port may raise (RuntimeError: a refusal, see list_cps).
+ADMIN_ERRORS = (CentralUnreachable, NoReply, RuntimeError)
+READY_TIMEOUT_S = 60.0
+
+
+def provision(db_path: Path, secrets: dict[str, str]) -> None:
+    db = Database(db_path)
+    try:
+        with db.transaction() as c:
+            c.executemany(
+                "INSERT INTO cps (cp_id, location, max_kw, secret_enc, created_at)"
+                " VALUES (?, 'bench', 22.0, ?, ?)",
+                [(cp_id, db.box.encrypt(secret), now_s()) for cp_id, secret in secrets.items()])
+    finally:
+        db.close()
+
+
+class CentralProcess:
+    def __init__(self, workdir: Path, bootstrap: str, max_connections: int, log_level: str,
+                 profile_path: Path | None = None):
+        self.workdir = workdir
+        self.db_path = workdir / "central.db"
+        self.bootstrap = bootstrap
+        self.port = free_port()
+        self.max_connections = max_connections
+        self.log_level = log_level
+        self.profile_path = profile_path
+        self.group = ProcessGroup(workdir / "logs")
+        self.proc: Proc | None = None
+        self.started_at = 0.0
+        self.ready_after_s: float | None = None
+
+    def argv(self) -> list[str]:
+        args = ["central", "--listen", f"127.0.0.1:{self.port}", "--db", str(self.db_path),
+                "--kafka", self.bootstrap, "--admin-token", ADMIN_TOKEN,
+                "--max-connections", str(self.max_connections), "--log-level", self.log_level]
+        if self.profile_path is None:
+            return args
+        return [sys.executable, "-m", "pyinstrument", "-r", "pstats",
+                "-o", str(self.profile_path), "-m", "evcharge.cli", *args]
+
+    def start(self) -> CentralProcess:
+        argv = self.argv()
+        self.started_at = time.monotonic()
+        if self.profile_path is None:
+            self.proc = self.group.evcharge("central", argv)
+        else:
+            self.proc = self.group.start("central", argv)
+        wait_port("127.0.0.1", self.port, timeout=READY_TIMEOUT_S, proc=self.proc.popen)
+        wait_until(lambda: "ready listening" in self.proc.log(), timeout=READY_TIMEOUT_S,
+                   interval=0.02, what="Central ready")
+        self.ready_after_s = time.monotonic() - self.started_at
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing of Central's clean-up runs."""
+        if self.proc is not None:
+            self.proc.kill()
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait (a profiled Central writes its profile now)."""
+        if self.proc is None:
+            return None
+        return self.proc.terminate(timeout=60)
+
+    def list_cps(self) -> list[dict]:
+        with AdminClient("127.0.0.1", self.port, token=ADMIN_TOKEN, timeout=30) as admin:
+            reply = admin.command("list_cps")
+        if reply.get("status") != "success":
+            raise RuntimeError(f"list_cps refused: {reply.get('message') or reply}")
+        return reply["data"]
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "" if self.proc is None else "\n".join(self.proc.log().splitlines()[-lines:])
+
+    def close(self) -> None:
+        self.group.close()
