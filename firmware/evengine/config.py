@@ -4,6 +4,7 @@
 import json
 
 from evengine.link import parse_host_port
+from evwire.schema import kind_ok
 
 # key: (kind, default). Kinds: str, int, num, bool, map, and "?" = may be null.
 SPEC = {
@@ -66,17 +67,6 @@ class ConfigError(ValueError):
     pass
 
 
-def _kind_ok(value, kind):
-    if kind == "str":
-        return isinstance(value, str)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "num":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return isinstance(value, dict)
-
 
 def check(raw):
     """A complete config from a (partial) map; raises ConfigError."""
@@ -96,7 +86,7 @@ def check(raw):
                 raise ConfigError("config key '%s' is required" % key)
             if not nullable and default is not None:
                 raise ConfigError("config key '%s' must not be null" % key)
-        elif not _kind_ok(value, kind):
+        elif not kind_ok(value, kind):
             raise ConfigError("config key '%s' must be %s" % (key, _KIND_WORDS[kind]))
         config[key] = value
     for key in CHOICES:

@@ -1,4 +1,4 @@
-# Charge point authentication (the seed's auth_request TODO, implemented):
+# Charge point authentication (left unimplemented in the seed, implemented here):
 # mac = hex HMAC-SHA256(secret UTF-8, "auth_request|{cp_id}|{timestamp}|{nonce}").
 import hashlib
 

@@ -144,7 +144,8 @@ def __getattr__(name):
     return schema
 
 
-def _kind_ok(value, kind):
+def kind_ok(value, kind):
+    """Whether value is of a catalogue kind (str, int, num, bool, list, map, any)."""
     if kind == "str":
         return isinstance(value, str)
     if kind == "bool":
@@ -186,7 +187,7 @@ def validate(msg):
             if nullable:
                 continue
             raise ValidationError("%s: field '%s' must not be null" % (msg_type, name))
-        if not _kind_ok(value, kind):
+        if not kind_ok(value, kind):
             raise ValidationError(
                 "%s: field '%s' must be %s" % (msg_type, name, _KIND_WORDS[_KINDS.index(kind)])
             )
