@@ -24,6 +24,13 @@ ROUTES: dict[str, tuple[str, str, str, str]] = {
                               "a driver, the operator or the system stops charging"),
     t.CHARGE_COMPLETION_ACK: ("Monitor", "Engine", "Engine link",
                               "the completion is committed in the Monitor's outbox"),
+    t.LINK_HELLO: ("Monitor", "Engine", "Engine link",
+                   "first message on the link: the Monitor's nonce"),
+    t.LINK_CHALLENGE: ("Engine", "Monitor", "Engine link",
+                       "reply to link_hello: the Engine proves the link key, sends its nonce"),
+    t.LINK_AUTH: ("Monitor", "Engine", "Engine link", "the Monitor proves the link key"),
+    t.LINK_AUTH_RESPONSE: ("Engine", "Monitor", "Engine link",
+                           "the link is authenticated (or refused, then closed)"),
     t.HEALTH_CHECK_RESPONSE: ("Engine", "Monitor", "Engine link", "reply to a health check"),
     t.COMMAND_RESPONSE: ("Engine -> Monitor", "Central", "Engine link, socket",
                          "reply to a command; the Monitor adds cp_id and command"),
@@ -68,6 +75,9 @@ ROUTES: dict[str, tuple[str, str, str, str]] = {
                                        "alias of charge_completion the Driver also accepts"),
     t.MANUAL_COMMAND: ("Admin", "Central", "socket", "operator command"),
     t.MANUAL_COMMAND_RESPONSE: ("Central", "Admin", "socket", "reply to manual_command"),
+    t.DEAD_LETTER: ("Central", "operators", "Kafka (evcharge.dead-letter)",
+                    "a consumed record was set aside: undecodable, invalid, unverified, or "
+                    "its handler failed"),
 }
 
 KIND_TEXT = {"str": "text", "int": "integer", "num": "number", "bool": "boolean",

@@ -8,6 +8,7 @@ import sys
 
 from evcentral import logsink
 from evcentral.admin_handlers import AdminHandlers
+from evcentral.audit import AuditTrail
 from evcentral.auth import Authenticator
 from evcentral.boundary import Router
 from evcentral.charging import ChargeDesk
@@ -21,6 +22,7 @@ from evcentral.server import Gateway
 from evcentral.session_store import SessionStore
 from evcentral.sessions import Sessions
 from evcentral.telemetry import KafkaBridge
+from evcentral.throttle import FailureThrottle
 from evkafka import names
 from evkafka.broker import DEFAULT_LOCAL_BROKER
 from evkafka.local import ensure_local_broker
@@ -82,7 +84,8 @@ class Central:
                                  lambda driver_id, value: self.bridge.publish(driver_events,
                                                                               driver_id, value))
         self.hub = Hub(config, self.db, self.registry, self.sessions,
-                       Authenticator(self.db, config.auth_skew))
+                       Authenticator(self.db, config.auth_skew), AuditTrail(self.db),
+                       FailureThrottle())
         desk = ChargeDesk(self.hub)
         self.router = Router(CpHandlers(self.hub, desk), DriverHandlers(self.hub, desk),
                              AdminHandlers(self.hub))

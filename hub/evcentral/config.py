@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 from evwire import DEFAULT_MAX
 
 if TYPE_CHECKING:
+    from evcentral.audit import AuditTrail
     from evcentral.auth import Authenticator
     from evcentral.db import Database
     from evcentral.registry import Registry
     from evcentral.sessions import Sessions
+    from evcentral.throttle import FailureThrottle
 
 DEFAULT_PRICE_PER_KWH = 0.30
 DEFAULT_HEARTBEAT_TIMEOUT_S = 3.0
@@ -50,3 +52,7 @@ class Hub:
     registry: Registry
     sessions: Sessions
     authenticator: Authenticator
+    audit: AuditTrail  # admin actions and failed authentications (audit.py)
+    # Failed auth_request and admin-token attempts, keyed "addr:HOST", "cp:ID",
+    # "driver:ID", "admin": past a few, answers wait (throttle.py)
+    throttle: FailureThrottle

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS drivers (
     driver_id  TEXT PRIMARY KEY,
     name       TEXT NOT NULL DEFAULT '',
     card_uid   TEXT UNIQUE,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    secret_enc BLOB                -- see secrets_box.py; NULL: provisioned before credentials
 );
 CREATE TABLE IF NOT EXISTS sessions (
     session_id      TEXT PRIMARY KEY,
@@ -67,7 +68,31 @@ CREATE TABLE IF NOT EXISTS nonces (
     seen_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS nonces_by_age ON nonces (seen_at);
+CREATE TABLE IF NOT EXISTS audit (     -- see audit.py
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,
+    address TEXT NOT NULL,
+    who     TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    result  TEXT NOT NULL,
+    detail  TEXT
+);
 """
+
+# Columns added after a table was first created: a database made by an earlier
+# version gets them at open (CREATE TABLE IF NOT EXISTS leaves its tables as they
+# were). Additive only, so the order of the entries does not matter; new tables
+# go in SCHEMA above. One entry per column: (table, column, declaration).
+ADDED_COLUMNS: list[tuple[str, str, str]] = [
+    ("drivers", "secret_enc", "BLOB"),
+]
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, declaration in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 class ProvisioningError(Exception):
@@ -103,6 +128,7 @@ class Database:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
+        add_missing_columns(self.conn)
         self.box = SecretBox.for_database(self.path)
 
     def close(self) -> None:
@@ -197,6 +223,20 @@ class Database:
         row = self.conn.execute("SELECT * FROM drivers WHERE driver_id = ?",
                                 (driver_id,)).fetchone()
         return None if row is None else _driver_record(row)
+
+    def driver_secret(self, driver_id: str) -> str | None:
+        """The driver's secret; None for an unknown driver or one without a credential."""
+        row = self.conn.execute("SELECT secret_enc FROM drivers WHERE driver_id = ?",
+                                (driver_id,)).fetchone()
+        if row is None or row["secret_enc"] is None:
+            return None
+        return self.box.decrypt(bytes(row["secret_enc"]))
+
+    def set_driver_secret(self, driver_id: str, secret: str) -> None:
+        with self.transaction() as c:
+            if c.execute("UPDATE drivers SET secret_enc = ? WHERE driver_id = ?",
+                         (self.box.encrypt(secret), driver_id)).rowcount == 0:
+                raise ProvisioningError(f"unknown driver {driver_id}")
 
     def driver_by_card(self, card_uid: str) -> DriverRecord | None:
         row = self.conn.execute("SELECT * FROM drivers WHERE card_uid = ?",

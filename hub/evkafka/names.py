@@ -29,6 +29,12 @@ def driver_requests() -> str:
     return namespace() + t.TOPIC_DRIVER_REQUESTS
 
 
+def dead_letter() -> str:
+    """Records Central set aside (undecodable, invalid, unverified, or whose handler
+    failed for good), each a dead_letter message naming the reason and the source."""
+    return namespace() + t.TOPIC_DEAD_LETTER
+
+
 def central_group() -> str:
     return namespace() + t.CENTRAL_GROUP
 
@@ -38,4 +44,4 @@ def driver_group(driver_id: str) -> str:
 
 
 def all_topics() -> list[str]:
-    return [cp_events(), driver_events(), driver_requests()]
+    return [cp_events(), driver_events(), driver_requests(), dead_letter()]

@@ -27,6 +27,11 @@ _CATALOGUE = (
     " max_charging_rate_kw:num | timestamp:int connection_timeout_s:num\n"
     "stop_charging_command: cp_id:str session_id:str | timestamp:int reason:str\n"
     "charge_completion_ack: session_id:str | cp_id:str\n"
+    # Monitor <-> Engine link authentication (mutual challenge-response, link key)
+    "link_hello: cp_id:str nonce:str |\n"
+    "link_challenge: nonce:str mac:str | cp_id:str\n"
+    "link_auth: mac:str |\n"
+    "link_auth_response: status:str | message:str\n"
     # Engine -> Monitor
     "health_check_response: status:str engine_status:str is_charging:bool | cp_id:str"
     " vehicle_connected:bool fault_type:str? meter_energy_kwh:num? session_id:str?"
@@ -35,14 +40,14 @@ _CATALOGUE = (
     " waiting_for_vehicle:bool timestamp:int error:str\n"
     "charging_data: cp_id:str session_id:str energy_consumed_kwh:num total_cost:num"
     " charging_rate:num timestamp:int | driver_id:str meter_kwh:num created_ms:int voltage:num"
-    " current:num price_per_kwh:num\n"
+    " current:num price_per_kwh:num mac:str\n"
     "charge_completion: cp_id:str session_id:str energy_consumed_kwh:num total_cost:num"
     " | reason:str meter_start_kwh:num? meter_stop_kwh:num? timestamp:int driver_id:str"
-    " price_per_kwh:num started_at:int duration_s:num meter_estimated:bool\n"
+    " price_per_kwh:num started_at:int duration_s:num meter_estimated:bool mac:str\n"
     "error_response: error:str | status:str message:str code:str request_type:str? cp_id:str\n"
     "local_charge_request: cp_id:str | driver_id:str card_uid:str timestamp:int\n"
     # Monitor -> Central
-    "auth_request: cp_id:str timestamp:int nonce:str mac:str |\n"
+    "auth_request: timestamp:int nonce:str mac:str | cp_id:str driver_id:str\n"
     "register_request: cp_id:str timestamp:int max_charging_rate_kw:num | location:str\n"
     "heartbeat_request: cp_id:str status:str timestamp:int | session_id:str?\n"
     "status_update: cp_id:str status:str timestamp:int | reason:str?\n"
@@ -57,10 +62,10 @@ _CATALOGUE = (
     "local_charge_response: status:str message:str cp_id:str | session_id:str? driver_id:str?"
     " reason:str?\n"
     # Driver -> Central
-    "charge_request: cp_id:str driver_id:str timestamp:int | expires_at:int\n"
-    "stop_charging_request: cp_id:str session_id:str timestamp:int | driver_id:str\n"
-    "available_cps_request: driver_id:str timestamp:int |\n"
-    "session_history_request: driver_id:str timestamp:int | limit:int\n"
+    "charge_request: cp_id:str driver_id:str timestamp:int | expires_at:int mac:str\n"
+    "stop_charging_request: cp_id:str session_id:str timestamp:int | driver_id:str mac:str\n"
+    "available_cps_request: driver_id:str timestamp:int | mac:str\n"
+    "session_history_request: driver_id:str timestamp:int | limit:int mac:str\n"
     # Central -> Driver
     "charge_request_response: status:str message:str session_id:str? cp_id:str"
     " | price_per_kwh:num reason:str? driver_id:str\n"
@@ -74,6 +79,9 @@ _CATALOGUE = (
     # Admin -> Central
     "manual_command: command:str | token:str? cp_id:str? session_id:str? reason:str?\n"
     "manual_command_response: status:str message:str | data:any reason:str?\n"
+    # Central -> Kafka evcharge.dead-letter (a record set aside, with why)
+    "dead_letter: reason:str source_topic:str source_partition:int source_offset:int"
+    " | key:str? value:any at:int\n"
 )
 
 # Kinds in the order of their words; parsed kinds are these very strings.

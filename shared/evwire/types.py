@@ -7,6 +7,12 @@ START_CHARGING_COMMAND = "start_charging_command"
 STOP_CHARGING_COMMAND = "stop_charging_command"
 CHARGE_COMPLETION_ACK = "charge_completion_ack"
 
+# Monitor <-> Engine link authentication (mutual challenge-response, evwire.link_auth)
+LINK_HELLO = "link_hello"
+LINK_CHALLENGE = "link_challenge"
+LINK_AUTH = "link_auth"
+LINK_AUTH_RESPONSE = "link_auth_response"
+
 # Engine -> Monitor (charging_data / charge_completion also go on to Kafka)
 HEALTH_CHECK_RESPONSE = "health_check_response"
 COMMAND_RESPONSE = "command_response"
@@ -48,6 +54,9 @@ CHARGE_COMPLETION_NOTIFICATION = "charge_completion_notification"  # Driver-side
 # Admin -> Central
 MANUAL_COMMAND = "manual_command"
 MANUAL_COMMAND_RESPONSE = "manual_command_response"
+
+# Central -> Kafka evcharge.dead-letter: a record set aside, with the reason
+DEAD_LETTER = "dead_letter"
 
 # Local events of the Driver's own connection (never on the wire).
 CONNECTION_LOST = "connection_lost"
@@ -98,4 +107,5 @@ REASON_CLOSED_BY_OPERATOR = "closed_by_operator"
 TOPIC_CP_EVENTS = "evcharge.cp-events"
 TOPIC_DRIVER_EVENTS = "evcharge.driver-events"
 TOPIC_DRIVER_REQUESTS = "evcharge.driver-requests"
+TOPIC_DEAD_LETTER = "evcharge.dead-letter"
 CENTRAL_GROUP = "evcharge-central"

@@ -125,7 +125,8 @@ def test_schema_table_and_known_types_follow_the_catalogue():
     required, optional = SCHEMA[t.STOP_CHARGING_COMMAND]
     assert required == ("cp_id:str", "session_id:str")
     assert "timestamp:int" in optional
-    assert SCHEMA[t.AUTH_REQUEST][1] == ()
+    assert SCHEMA[t.RECOVERY_NOTIFICATION][1] == ()
+    assert SCHEMA[t.AUTH_REQUEST][1] == ("cp_id:str", "driver_id:str")
     for msg_type in SCHEMA:
         required, optional = SCHEMA[msg_type]
         fields = fields_of(msg_type)
