@@ -8,7 +8,7 @@ MICROPYPATH_TESTS := shared:firmware:tests/micropython
 PORT   ?= /dev/ttyUSB0
 BOARD_CONFIG ?= firmware/board_config.json
 
-.PHONY: venv test test-py test-mp lint demo bench bench-smoke firmware flash install-monitor docs clean
+.PHONY: venv test test-py test-mp lint demo bench bench-smoke fuzz fuzz-smoke firmware flash install-monitor docs clean
 
 venv: $(STAMP)
 
@@ -34,7 +34,7 @@ lint: venv
 	$(BIN)/ruff check .
 
 demo: venv
-	$(BIN)/evcharge demo
+	$(BIN)/evcharge demo $(DEMO_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
@@ -47,6 +47,25 @@ bench: $(BENCH_STAMP) firmware
 
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python tools/bench_all.py --smoke
+
+# Fuzzing (docs/FUZZING.md): every decoder and handler entry point, each target in
+# its own process; a crash or a hang fails the run, the input lands in build/fuzz/crashes/.
+FUZZ_RUNS ?= 1000000
+FUZZ_ENGINE ?= atheris
+FUZZ_STAMP := $(VENV)/.fuzz-stamp
+
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench,fuzz]'
+	touch $(FUZZ_STAMP)
+
+# FUZZ_RUNS inputs per target (default 1,000,000), coverage-guided by atheris
+# (hours); FUZZ_ENGINE=loop: the plain random loop, about ten times faster.
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python tools/fuzz/run.py --engine $(FUZZ_ENGINE) --runs $(FUZZ_RUNS)
+
+# CI's short budget: 20,000 inputs per target, plain random loop (about a minute).
+fuzz-smoke: venv
+	$(BIN)/python tools/fuzz/run.py --engine loop --runs 20000 --report build/fuzz/smoke.json
 
 # Cross-compile the Engine and the wire package to .mpy files in build/firmware.
 firmware: venv

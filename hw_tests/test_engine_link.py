@@ -4,14 +4,13 @@ the same frames over a serial line (a real pty)."""
 from __future__ import annotations
 
 import os
-import select
 import time
-import tty
 
 import pytest
 
 import evwire
 from evengine.harness import RUNTIMES, start_engine, wait_ready
+from evengine.probe import PtyMonitor
 from evsim.harness import start_sim
 from evwire.framing import cobs_encode
 
@@ -53,7 +52,7 @@ def test_malformed_frames_and_messages_get_error_response(procs, tmp_path, runti
     probe.send(evwire.make("make_coffee", cp_id="CP1"))
     assert "make_coffee" in _error(probe)["error"]
 
-    probe.send(evwire.make("charge_request", cp_id="CP1", driver_id="D1", timestamp=1))
+    probe.send(evwire.make("charge_request", cp_id="CP1", driver_id="D1", timestamp=1700000000))
     assert "charge_request" in _error(probe)["error"]
 
     typed = probe.send(evwire.make("health_check_request", id=42))
@@ -80,40 +79,6 @@ def test_a_new_monitor_connection_replaces_the_old(procs, tmp_path, runtime):
     time.sleep(1.5)  # longer than the grace: the session goes on with the new Monitor
     second.wait_type("charging_data")
     assert second.health()["session_id"] == "S1"
-
-
-class PtyMonitor:
-    """The Monitor's end of a serial link: the master side of a real pty."""
-
-    def __init__(self):
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)  # kept open, as a USB adapter's line would stay
-        self.device = os.ttyname(self.slave)
-        self.decoder = evwire.FrameDecoder()
-        self.inbox: list[dict] = []
-
-    def send(self, msg: dict) -> dict:
-        os.write(self.master, evwire.encode_frame(msg))
-        return msg
-
-    def wait_for(self, predicate, timeout: float = 10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for index, msg in enumerate(self.inbox):
-                if predicate(msg):
-                    return self.inbox.pop(index)
-            ready, _, _ = select.select([self.master], [], [], 0.1)
-            if ready:
-                self.inbox += self.decoder.feed(os.read(self.master, 4096))
-        raise AssertionError(f"nothing matching within {timeout}s; got {self.inbox[-5:]}")
-
-    def request(self, msg: dict) -> dict:
-        self.send(msg)
-        return self.wait_for(lambda m: m.get("message_id") == msg["message_id"])
-
-    def close(self):
-        os.close(self.master)
-        os.close(self.slave)
 
 
 def test_serial_monitor_link_over_a_pty(procs, tmp_path, runtime):

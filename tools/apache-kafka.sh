@@ -2,7 +2,8 @@
 # A single-node Apache Kafka 4.x broker (KRaft) on loopback, for CI and tests.
 #
 #   tools/apache-kafka.sh start    fetch (first time), format fresh storage, start,
-#                                  wait, print `bootstrap=HOST:PORT version=X.Y.Z`
+#                                  wait, print `bootstrap=HOST:PORT version=X.Y.Z
+#                                  sasl_bootstrap=HOST:PORT config=FILE` (one line)
 #   tools/apache-kafka.sh stop     SIGTERM, wait, SIGKILL if needed (data kept)
 #   tools/apache-kafka.sh kill     SIGKILL at once: a broker crash (data kept)
 #   tools/apache-kafka.sh resume   start the stopped broker again on its data
@@ -14,7 +15,15 @@
 # Settings (environment): EVCHARGE_KAFKA_PORT (default 39092, or a free port if
 # that one is taken), EVCHARGE_KAFKA_CONTROLLER_PORT (default: a free port),
 # EVCHARGE_APACHE_KAFKA_DIR (run folder: config, data, logs, pid, broker.env),
-# EVCHARGE_KAFKA_START_TIMEOUT (seconds, default 120), MAVEN_OPTS, JAVA_HOME.
+# EVCHARGE_KAFKA_START_TIMEOUT (seconds, default 120), MAVEN_OPTS, JAVA_HOME,
+# EVCHARGE_KAFKA_SASL_PORT (default: a free port).
+#
+# Besides the PLAINTEXT listener the broker has a SASL_SSL one (SCRAM-SHA-256):
+# its user and random password are created when the storage is formatted, its
+# certificate (PEM, for 127.0.0.1 and localhost) comes from `evcharge pki` in
+# the run folder's pki/, and sasl-client.properties there (0600) is the
+# --kafka-config a client needs: sasl_bootstrap= and config= on the result line.
+# Without the venv (no `evcharge pki`) the broker starts without that listener.
 # Only the result line goes to stdout; everything else to stderr or
 # the run folder's logs (server.log, broker.out).
 set -euo pipefail
@@ -129,11 +138,57 @@ write_config() {
         "$HERE/apache-kafka/server.properties.in" >"$RUN_DIR/server.properties"
 }
 
+SASL_USER=evcharge
+SASL_CONFIG_NAME=sasl-client.properties
+
+# The SASL_SSL listener (on $1; $2 and $3 the PLAINTEXT and controller ports):
+# certificate, random password, client config and the broker's settings.
+# False, with nothing changed, when `evcharge pki` is not available.
+prepare_sasl() {
+    local sasl_port="$1" port="$2" controller_port="$3" pki="$RUN_DIR/pki" py password
+    py="$(python_bin)"
+    "$py" -c 'import evcharge.pki' 2>/dev/null || {
+        log "no evcharge package for the SASL_SSL listener's certificate: PLAINTEXT only"
+        return 1
+    }
+    rm -rf "$pki"
+    mkdir -p "$pki"
+    chmod 700 "$pki"
+    for args in "init --dir $pki --name evcharge-test-kafka-ca" \
+                "server --dir $pki --name localhost --ip $HOST"; do
+        # shellcheck disable=SC2086  # our own words; the run folder has no spaces
+        "$py" -c 'import sys; from evcharge.pki import main; sys.exit(main(sys.argv[1:]))' \
+            $args >/dev/null || die "evcharge pki $args failed"
+    done
+    # Kafka's PEM key store: the private key (PKCS#8, unencrypted) and the chain.
+    cat "$pki/localhost.key" "$pki/localhost.pem" >"$pki/keystore.pem"
+    chmod 600 "$pki/keystore.pem"
+    password="$("$py" -c 'import secrets; print(secrets.token_hex(16))')"
+    (umask 077 && printf '%s\n' "security.protocol=SASL_SSL" "sasl.mechanism=SCRAM-SHA-256" \
+        "sasl.username=$SASL_USER" "sasl.password=$password" "ssl.ca.location=$pki/ca.pem" \
+        >"$RUN_DIR/$SASL_CONFIG_NAME")
+    SASL_PASSWORD="$password"
+    # Later keys win in a properties file: these replace the template's listeners.
+    printf '%s\n' "" "# A second listener: SASL_SSL with SCRAM-SHA-256 (tools/apache-kafka.sh)." \
+        "listeners=PLAINTEXT://$HOST:$port,CONTROLLER://$HOST:$controller_port,SASL_SSL://$HOST:$sasl_port" \
+        "advertised.listeners=PLAINTEXT://$HOST:$port,SASL_SSL://$HOST:$sasl_port" \
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL" \
+        "sasl.enabled.mechanisms=SCRAM-SHA-256" \
+        "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;" \
+        "listener.name.sasl_ssl.ssl.keystore.type=PEM" \
+        "listener.name.sasl_ssl.ssl.keystore.location=$pki/keystore.pem" \
+        >>"$RUN_DIR/server.properties"
+}
+
 format_storage() {
-    local java="$1" cluster_id
+    local java="$1" cluster_id scram=()
     cluster_id="$("$java" -cp "$LIBS/*" kafka.tools.StorageTool random-uuid 2>>"$RUN_DIR/broker.out")"
+    # The SASL_SSL listener's user (SCRAM credentials live in the cluster metadata).
+    if [ -n "${SASL_PASSWORD:-}" ]; then
+        scram=(--add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]")
+    fi
     "$java" -cp "$LIBS/*" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-        --config "$RUN_DIR/server.properties" >>"$RUN_DIR/broker.out" 2>&1 \
+        --config "$RUN_DIR/server.properties" "${scram[@]}" >>"$RUN_DIR/broker.out" 2>&1 \
         || { tail -n 20 "$RUN_DIR/broker.out" >&2; die "formatting KRaft storage failed"; }
     log "formatted $RUN_DIR/data with cluster id $cluster_id"
 }
@@ -177,27 +232,32 @@ wait_ready() {
 
 announce() {
     local bootstrap="$1" version="$2" pid="$3" port="$4" controller_port="$5"
+    local sasl_port="${6:-}" sasl=""
     cat >"$STATE_FILE" <<EOF
 BOOTSTRAP=$bootstrap
 VERSION=$version
 PID=$pid
 PORT=$port
 CONTROLLER_PORT=$controller_port
+SASL_PORT=$sasl_port
 LIBS=$LIBS
 RUN_DIR=$RUN_DIR
 EOF
-    echo "bootstrap=$bootstrap version=$version"
+    if [ -n "$sasl_port" ]; then
+        sasl=" sasl_bootstrap=$HOST:$sasl_port config=$RUN_DIR/$SASL_CONFIG_NAME"
+    fi
+    echo "bootstrap=$bootstrap version=$version$sasl"
 }
 
 start_process() {
-    local version="$1" port="$2" controller_port="$3" java
+    local version="$1" port="$2" controller_port="$3" sasl_port="${4:-}" java
     java="$(java_bin)"
     launch "$java"
     local pid bootstrap="$HOST:$port" started=$SECONDS
     pid="$(cat "$PID_FILE")"
     wait_ready "$bootstrap" "$pid"
     log "Apache Kafka $version ready on $bootstrap (pid $pid) in $((SECONDS - started)) s"
-    announce "$bootstrap" "$version" "$pid" "$port" "$controller_port"
+    announce "$bootstrap" "$version" "$pid" "$port" "$controller_port" "$sasl_port"
 }
 
 cmd_start() {
@@ -218,11 +278,15 @@ cmd_start() {
     # A fresh cluster each start: no topic or offset of an earlier run survives.
     # (Only the script's own entries are removed: the folder is configurable.)
     mkdir -p "$RUN_DIR"
-    (cd "$RUN_DIR" && rm -rf data logs server.properties broker.out broker.env broker.pid)
+    (cd "$RUN_DIR" && rm -rf data logs server.properties broker.out broker.env broker.pid \
+        pki "$SASL_CONFIG_NAME")
     mkdir -p "$RUN_DIR/data" "$RUN_DIR/logs"
     write_config "$port" "$controller_port"
+    local sasl_port="${EVCHARGE_KAFKA_SASL_PORT:-$(free_port)}"
+    SASL_PASSWORD=""
+    prepare_sasl "$sasl_port" "$port" "$controller_port" || sasl_port=""
     format_storage "$(java_bin)"
-    start_process "$version" "$port" "$controller_port"
+    start_process "$version" "$port" "$controller_port" "$sasl_port"
 }
 
 cmd_resume() {
@@ -232,14 +296,15 @@ cmd_resume() {
     if [ ! -f "$STATE_FILE" ] || [ ! -f "$RUN_DIR/server.properties" ]; then
         die "nothing to resume in $RUN_DIR (run start first)"
     fi
-    local VERSION PORT CONTROLLER_PORT
+    local VERSION PORT CONTROLLER_PORT SASL_PORT
     VERSION="$(sed -n 's/^VERSION=//p' "$STATE_FILE")"
     PORT="$(sed -n 's/^PORT=//p' "$STATE_FILE")"
     CONTROLLER_PORT="$(sed -n 's/^CONTROLLER_PORT=//p' "$STATE_FILE")"
+    SASL_PORT="$(sed -n 's/^SASL_PORT=//p' "$STATE_FILE")"
     LIBS="$(sed -n 's/^LIBS=//p' "$STATE_FILE")"
-    wait_ports_free "$PORT" "$CONTROLLER_PORT" \
-        || die "port $PORT or $CONTROLLER_PORT is taken by another process; cannot resume"
-    start_process "$VERSION" "$PORT" "$CONTROLLER_PORT"
+    wait_ports_free "$PORT" "$CONTROLLER_PORT" "$SASL_PORT" \
+        || die "a port of $PORT $CONTROLLER_PORT $SASL_PORT is taken by another process; cannot resume"
+    start_process "$VERSION" "$PORT" "$CONTROLLER_PORT" "$SASL_PORT"
 }
 
 cmd_stop() {
@@ -267,6 +332,7 @@ cmd_stop() {
     # sockets: `resume` needs the ports back, so wait for them too.
     wait_ports_free "$(sed -n 's/^PORT=//p' "$STATE_FILE" 2>/dev/null)" \
         "$(sed -n 's/^CONTROLLER_PORT=//p' "$STATE_FILE" 2>/dev/null)" \
+        "$(sed -n 's/^SASL_PORT=//p' "$STATE_FILE" 2>/dev/null)" \
         || log "warning: pid $pid is gone but its ports are still taken"
     rm -f "$PID_FILE"
     log "stopped (pid $pid, SIG$signal)"

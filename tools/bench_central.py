@@ -41,7 +41,7 @@ from evkafka.broker import spawn
 from evkafka.client import AssignedConsumer, ensure_topics, make_producer
 from evwire import FrameDecoder, dumps, encode_frame, loads, make
 from evwire import types as t
-from evwire.auth import make_auth_request
+from evwire.auth import make_auth_request, make_driver_auth_request, sign_record
 from evwire.compat import unix_time
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +119,10 @@ async def saturate(peers: dict[str, Peer], seconds: float) -> int:
     return answered
 
 
+def driver_secret(driver_id: str) -> str:
+    return f"bench-secret-of-{driver_id}"
+
+
 def rss_kb(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -126,8 +130,10 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
-def telemetry(bootstrap: str, sessions: list[tuple[str, str, str]], records: int) -> dict:
-    """Produce charging_data for live sessions; time what arrives on driver-events."""
+def telemetry(bootstrap: str, sessions: list[tuple[str, str, str]], records: int,
+              secrets: dict[str, str]) -> dict:
+    """Produce charging_data for live sessions (signed with each CP's secret, as a
+    Monitor does); time what arrives on driver-events."""
     consumer = AssignedConsumer(bootstrap, names.namespace() + "bench-tap",
                                 [names.driver_events()])
     producer = make_producer(bootstrap, client_id="bench-central")
@@ -140,6 +146,7 @@ def telemetry(bootstrap: str, sessions: list[tuple[str, str, str]], records: int
         msg = make(t.CHARGING_DATA, cp_id=cp_id, session_id=session_id, driver_id=driver_id,
                    energy_consumed_kwh=round(i * 0.001, 3), total_cost=0.0, charging_rate=11.0,
                    timestamp=unix_time(), created_ms=int(time.time() * 1000))
+        sign_record(msg, secrets[cp_id])
         while True:
             try:
                 producer.produce(names.cp_events(), key=cp_id.encode(), value=dumps(msg))
@@ -163,6 +170,7 @@ def telemetry(bootstrap: str, sessions: list[tuple[str, str, str]], records: int
         msg = make(t.CHARGING_DATA, cp_id=cp_id, session_id=session_id, driver_id=driver_id,
                    energy_consumed_kwh=1.0, total_cost=0.3, charging_rate=11.0,
                    timestamp=unix_time())
+        sign_record(msg, secrets[cp_id])
         sent = time.monotonic()
         producer.produce(names.cp_events(), key=cp_id.encode(), value=dumps(msg))
         producer.flush(10)
@@ -206,12 +214,16 @@ async def drive(host: str, port: int, secrets: dict[str, str], args, pid: int) -
                             "frames_per_s": round(answered / args.burst, 1)}
     result["rss_kb_saturation"] = rss_kb(pid)
 
-    driver = Peer(*await asyncio.open_connection(host, port))
     sessions = []
     for i, cp_id in enumerate(list(peers)[:args.sessions]):
-        reply = await driver.request(make(t.CHARGE_REQUEST, cp_id=cp_id, driver_id=f"BD{i}",
+        # A driver's connection proves who it is first (run_one provisioned BD<i>).
+        driver_id = f"BD{i}"
+        driver = Peer(*await asyncio.open_connection(host, port))
+        await driver.request(make_driver_auth_request(driver_id, driver_secret(driver_id)))
+        reply = await driver.request(make(t.CHARGE_REQUEST, cp_id=cp_id, driver_id=driver_id,
                                           timestamp=unix_time()))
-        sessions.append((cp_id, reply["session_id"], f"BD{i}"))
+        driver.writer.close()
+        sessions.append((cp_id, reply["session_id"], driver_id))
     # Start commands are answered when each Monitor next reads: one heartbeat round.
     await asyncio.gather(*(peers[cp].request(heartbeat(cp)) for cp, _s, _d in sessions))
     result["sessions"] = len(sessions)
@@ -229,6 +241,9 @@ def run_one(n: int, args, bootstrap: str, workdir: Path) -> dict:
         c.executemany("INSERT INTO cps (cp_id, location, max_kw, secret_enc, created_at)"
                       " VALUES (?, '', 11.0, ?, 0)",
                       [(cp, db.box.encrypt(s)) for cp, s in secrets.items()])
+    for i in range(min(n, args.sessions)):
+        db.add_driver(f"BD{i}")
+        db.set_driver_secret(f"BD{i}", driver_secret(f"BD{i}"))
     db.close()
     port = free_port()
     group = ProcessGroup(workdir / f"logs-{n}")
@@ -240,7 +255,7 @@ def run_one(n: int, args, bootstrap: str, workdir: Path) -> dict:
         wait_until(lambda: "ready" in central.log(), timeout=30, what="Central ready")
         result = asyncio.run(drive("127.0.0.1", port, secrets, args, central.pid))
         sessions = result.pop("_sessions")
-        result["telemetry"] = telemetry(bootstrap, sessions, args.records)
+        result["telemetry"] = telemetry(bootstrap, sessions, args.records, secrets)
         result["rss_kb_end"] = rss_kb(central.pid)
         result["rss_kb_peak"] = rss_kb(central.pid, "VmHWM")
     finally:

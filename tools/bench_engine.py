@@ -20,7 +20,10 @@
 Writes bench/engine.json and prints the figures. Goal: <= 48 KB heap,
 <= 60 KB bundle.
 
-    python tools/bench_engine.py [--seconds 60] [--no-bisect] [--from-source]
+    python tools/bench_engine.py [--seconds 60] [--no-bisect] [--from-source] [--link-key]
+
+--link-key: the Engine demands a (random) link key and every Monitor stand-in
+runs the handshake first, as an Engine on a network does (docs/ENGINE.md).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -53,8 +57,9 @@ START_LINE = re.compile(r"heap in use at start: (\d+) bytes")
 
 
 class Bench:
-    def __init__(self, work: Path, code_path: str, main_py: Path):
+    def __init__(self, work: Path, code_path: str, main_py: Path, link_key: str | None = None):
         self.work = work
+        self.link_key = link_key  # set: the Engine demands it, as one on a network does
         self.procs = ProcessGroup(work / "logs")
         self.sim = start_sim(self.procs, work, "--time-scale", "10")
         self.code_path = code_path  # MICROPYPATH
@@ -69,7 +74,10 @@ class Bench:
         port = free_port()
         config = {"cp_id": "CP1", "listen": f"127.0.0.1:{port}", "meter": str(self.sim.link),
                   "state_dir": str(state), "tick_s": 1.0, "menu": "off"}
+        if self.link_key is not None:
+            config["link_key"] = self.link_key
         (state / "config.json").write_text(json.dumps(config))
+        (state / "config.json").chmod(0o600)
         proc = self.procs.start(f"engine-{heapsize}", [
             micropython_binary(), "-X", f"heapsize={heapsize}", str(self.main_py),
             str(state / "config.json")], env={"MICROPYPATH": self.code_path})
@@ -81,7 +89,7 @@ class Bench:
 
     def session(self, port: int, seconds: float, session_id: str) -> None:
         """One session as a Monitor drives it; raises ProbeTimeout/OSError if it fails."""
-        probe = MonitorProbe("127.0.0.1", port)
+        probe = MonitorProbe("127.0.0.1", port, link_key=self.link_key)
         probe.health()
         reply = probe.start(session_id)
         if reply.get("status") != "success":
@@ -93,7 +101,7 @@ class Bench:
         probe.stop(session_id)
         done = probe.wait_type("charge_completion")
         probe.close()
-        probe = MonitorProbe("127.0.0.1", port)  # a new Monitor gets it again
+        probe = MonitorProbe("127.0.0.1", port, link_key=self.link_key)  # gets it again
         again = probe.wait_type("charge_completion")
         probe.ack(again)
         if done["message_id"] != again["message_id"]:
@@ -184,11 +192,11 @@ def build_romfs(bundle: Path, work: Path) -> Path:
     return shim
 
 
-def measure_romfs(work: Path, bundle: Path, seconds: float) -> dict:
+def measure_romfs(work: Path, bundle: Path, seconds: float, link_key: str | None) -> dict:
     shim = build_romfs(bundle, work)
     image_bytes = (work / "engine.romfs").stat().st_size
     (work / "romfs").mkdir()
-    bench = Bench(work / "romfs", "", shim)
+    bench = Bench(work / "romfs", "", shim, link_key)
     try:
         heap = measure_session(bench, seconds)
     finally:
@@ -211,11 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bisect", action="store_true")
     parser.add_argument("--from-source", action="store_true",
                         help="also bisect the heap for the source files (the CLI's runtime)")
+    parser.add_argument("--link-key", action="store_true",
+                        help="the Engine demands a (random) link key and every Monitor "
+                             "stand-in authenticates, as on a network")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "engine.json")
     args = parser.parse_args(argv)
+    link_key = secrets.token_hex(32) if args.link_key else None
 
     result: dict = {"goal_heap_bytes": GOAL_HEAP, "goal_bundle_bytes": GOAL_BUNDLE,
-                    "session_seconds": args.seconds}
+                    "session_seconds": args.seconds, "link_key": args.link_key}
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         work = Path(tmp)
         bundle = work / "firmware"
@@ -225,18 +237,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bundle: {sizes['total']} bytes ({sizes['total'] / 1024:.1f} KB)", flush=True)
         result["imports"] = measure_imports(work / "imports", bundle)
         print_table(result["imports"])
-        bench = Bench(work, str(bundle), bundle / "main.py")
+        bench = Bench(work, str(bundle), bundle / "main.py", link_key)
         try:
             print(f"session of {args.seconds:g} s from the bundle...", flush=True)
             result["heap"] = measure_session(bench, args.seconds)
             print("the same from a ROMFS image (code in place)...", flush=True)
-            result["romfs"] = measure_romfs(work, bundle, min(args.seconds, 10.0))
+            result["romfs"] = measure_romfs(work, bundle, min(args.seconds, 10.0), link_key)
             if not args.no_bisect:
                 result["min_heapsize_kb"] = bench.smallest_heap_kb(16, 256, args.bisect_seconds)
             if args.from_source:
                 (work / "src").mkdir()
                 source = Bench(work / "src", f"{ROOT / 'firmware'}:{ROOT / 'shared'}",
-                               ROOT / "firmware" / "main.py")
+                               ROOT / "firmware" / "main.py", link_key)
                 try:
                     result["min_heapsize_kb_from_source"] = source.smallest_heap_kb(
                         32, 512, args.bisect_seconds)

@@ -189,8 +189,11 @@ def sqlite_only(workdir: Path, count: int) -> dict:
     return {"samples_per_s": round(samples_s), "completions_per_s_fsync": round(completions_s)}
 
 
+MONITOR_ENV = {"EVCHARGE_SECRET": "bench"}  # secrets never go on a command line
+
+
 def monitor_argv(engine_port: int, outbox: Path, kafka: str) -> list[str]:
-    return ["monitor", "--cp-id", "CP1", "--secret", "bench", "--engine",
+    return ["monitor", "--cp-id", "CP1", "--engine",
             f"127.0.0.1:{engine_port}", "--central", f"127.0.0.1:{free_port()}",
             "--kafka", kafka, "--outbox", str(outbox), "--outbox-bound", "10000000",
             "--shutdown-flush", "0.5"]  # info logging, as in production
@@ -216,7 +219,8 @@ def through_the_monitor(workdir: Path, kafka: str, count: int) -> dict:
         # 1. Stored only: the broker address answers nothing, so every record stays.
         outbox = workdir / "monitor.sqlite3"
         proc = group.evcharge("monitor", monitor_argv(engine.port, outbox,
-                                                      f"127.0.0.1:{free_port()}"))
+                                                      f"127.0.0.1:{free_port()}"),
+                              env=MONITOR_ENV)
         wait_until(lambda: engine.conn is not None, timeout=20, what="Monitor connected")
         started = time.monotonic()
         engine.blast(count)
@@ -228,7 +232,8 @@ def through_the_monitor(workdir: Path, kafka: str, count: int) -> dict:
 
         # 2. Replay: the same Monitor restarted with a reachable broker empties its outbox
         # (timed from the first confirmed delivery, so start-up is not counted).
-        proc = group.evcharge("monitor", monitor_argv(engine.port, outbox, kafka))
+        proc = group.evcharge("monitor", monitor_argv(engine.port, outbox, kafka),
+                              env=MONITOR_ENV)
         wait_until(lambda: outbox_rows(outbox) < count, timeout=60, interval=0.005,
                    what="first delivery")
         started, left = time.monotonic(), outbox_rows(outbox)
@@ -242,7 +247,7 @@ def through_the_monitor(workdir: Path, kafka: str, count: int) -> dict:
         os.environ[names.ENV_NAMESPACE] = "bench" + uuid.uuid4().hex[:8] + "."
         ensure_topics(kafka, [names.cp_events()])
         proc = group.evcharge("monitor", monitor_argv(engine.port, workdir / "live.sqlite3",
-                                                      kafka))
+                                                      kafka), env=MONITOR_ENV)
         wait_ready(proc)
         time.sleep(1.0)  # the producer has connected and found the topic
         started = time.monotonic()

@@ -5,8 +5,9 @@ and on MicroPython (a small script run under the venv's micropython binary),
 how many frames per second one core can encode (evwire.encode_frame) and
 decode (evwire.FrameDecoder.feed) back to back. It prints the frame size
 beside the seed's framing of the same message: STX (0x02) + json.dumps +
-ETX (0x03) + LRC (one byte, XOR of the JSON bytes). Figures go to
-bench/wire.json.
+ETX (0x03) + LRC (one byte, XOR of the JSON bytes), and how many times a
+second each interpreter runs evwire.validate() on that message (the cost of
+the catalogue's kind and range checks). Figures go to bench/wire.json.
 
     .venv/bin/python tools/bench_wire.py [--seconds 2] [--repeats 3] [--out bench/wire.json]
 """
@@ -67,7 +68,21 @@ for _ in range(repeats):
     rate = count * 1000.0 / elapsed
     if rate > best:
         best = rate
-print(json.dumps({"frames_per_s": best,
+vbest = 0.0
+for _ in range(repeats):
+    count = 0
+    start = time.ticks_ms()
+    while True:
+        for _ in range(50):
+            evwire.validate(msg)
+        count += 50
+        elapsed = time.ticks_diff(time.ticks_ms(), start)
+        if elapsed >= seconds * 1000:
+            break
+    rate = count * 1000.0 / elapsed
+    if rate > vbest:
+        vbest = rate
+print(json.dumps({"frames_per_s": best, "validates_per_s": vbest,
                   "version": ".".join([str(x) for x in sys.implementation.version[:3]]),
                   "frame_bytes": len(evwire.encode_frame(msg))}))
 """
@@ -126,6 +141,7 @@ def cpython_figures(seconds: float, repeats: int) -> dict:
     finally:
         framing.dumps, framing.loads = original
     figures["seed_json_frames_per_s"] = rate(seed_round_trip(CHARGING_DATA), seconds, repeats)
+    figures["validate_per_s"] = rate(lambda: evwire.validate(CHARGING_DATA), seconds, repeats)
     return figures
 
 
@@ -139,7 +155,7 @@ def micropython_figures(binary: str, seconds: float, repeats: int) -> dict:
         raise RuntimeError(f"micropython benchmark failed: {done.stderr.strip()}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return {"micropython": result["version"], "evwire_frames_per_s": result["frames_per_s"],
-            "frame_bytes": result["frame_bytes"]}
+            "validate_per_s": result["validates_per_s"], "frame_bytes": result["frame_bytes"]}
 
 
 def sizes() -> dict:
@@ -182,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{mpy['evwire_frames_per_s']:>10,.0f} frames/s")
     print(f"  seed STX+JSON+ETX+LRC on CPython     "
           f"{cpy['seed_json_frames_per_s']:>10,.0f} frames/s (for reference)")
+    print(f"evwire.validate(charging_data): CPython {cpy['validate_per_s']:,.0f}/s, "
+          f"MicroPython {mpy['validate_per_s']:,.0f}/s")
     print(f"frame size: evwire {size['evwire_frame_bytes']} bytes "
           f"(CBOR payload {size['cbor_payload_bytes']}); "
           f"seed STX+JSON+ETX+LRC {size['seed_frame_bytes']} bytes "

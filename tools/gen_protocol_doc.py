@@ -13,7 +13,7 @@ import sys
 
 from evwire import types as t
 from evwire.framing import DEFAULT_MAX
-from evwire.schema import SCHEMA, fields_of
+from evwire.schema import SCHEMA, fields_of, rule_of
 
 # type -> (sender, receiver, transport, when)
 ROUTES: dict[str, tuple[str, str, str, str]] = {
@@ -78,14 +78,56 @@ ROUTES: dict[str, tuple[str, str, str, str]] = {
     t.DEAD_LETTER: ("Central", "operators", "Kafka (evcharge.dead-letter)",
                     "a consumed record was set aside: undecodable, invalid, unverified, or "
                     "its handler failed"),
+    t.CP_STATUS: ("Central", "MQTT bridge, other consumers", "Kafka (evcharge.cp-status)",
+                  "a CP's state changed, or a session started, ended or sent figures"
+                  " (at most ~1/s per CP)"),
 }
 
 KIND_TEXT = {"str": "text", "int": "integer", "num": "number", "bool": "boolean",
              "list": "list", "map": "map", "any": "any"}
+# What each kind means, for the kinds table (the bounds come from evwire.schema).
+KIND_MEANING = {
+    "str": "text", "txt": "longer text: reasons, messages, errors",
+    "id": "an id: cp_id, driver_id, session_id, message_id, card_uid, nonce",
+    "int": "integer", "num": "number (integer or float), finite", "bool": "true or false",
+    "list": "list", "map": "map", "any": "anything",
+    "kwh": "energy, kWh (a meter register)", "money": "cost of a session", "kw": "power, kW",
+    "price": "price per kWh", "amps": "current, A", "volts": "voltage, V",
+    "secs": "duration or timeout, seconds (at most a year)",
+    "ts": "Unix seconds, 2000-01-01 .. 2100-01-01", "ms": "Unix milliseconds, same window",
+    "pct": "percent", "lim": "how many items a request asks for",
+    "nat": "non-negative integer (Kafka partition, offset; a time)",
+}
+
+
+def kind_range(kind: str) -> str:
+    base, lo, hi = rule_of(kind)
+    if kind == "id":
+        return f"1 to {hi} of `A-Z a-z 0-9 . _ : -`"
+    if base == "str":
+        return f"at most {hi} characters"
+    if base in ("list", "map"):
+        return f"at most {hi} {'items' if base == 'list' else 'entries'}"
+    if lo is None:
+        return "finite" if base == "num" else "-"
+    return f"{lo} .. {hi}"
+
+
+def kinds_table() -> list[str]:
+    used = {kind for msg_type in SCHEMA for _n, kind, _nl, _r in fields_of(msg_type)}
+    missing = sorted(used - set(KIND_MEANING))
+    if missing:
+        raise SystemExit(f"gen_protocol_doc: no meaning for kind {', '.join(missing)}")
+    out = ["| kind | base | range | what |", "|---|---|---|---|"]
+    for kind in KIND_MEANING:
+        base = rule_of(kind)[0]
+        out.append(f"| `{kind}` | {KIND_TEXT[base]} | {kind_range(kind)} | "
+                   f"{KIND_MEANING[kind]} |")
+    return out
 
 
 def field_cell(name: str, kind: str, nullable: bool) -> str:
-    return f"`{name}` ({KIND_TEXT[kind]}{', or null' if nullable else ''})"
+    return f"`{name}` ({kind}{', or null' if nullable else ''})"
 
 
 def render() -> str:
@@ -130,10 +172,24 @@ def render() -> str:
         " charging_data, charging_status_update, charge_completion, answers to Kafka requests |",
         f"| `{t.TOPIC_DRIVER_REQUESTS}` | Drivers (fallback) | Central | driver_id |"
         " charge_request, stop_charging_request, available_cps_request, session_history_request |",
+        f"| `{t.TOPIC_CP_STATUS}` (compacted) | Central | MQTT bridge, any reader | cp_id |"
+        " cp_status (the CP's latest state) |",
         "",
         "`EVCHARGE_KAFKA_NAMESPACE` prefixes every topic and group name.",
         "",
+        "## Kinds and ranges",
+        "",
+        "Each field has a kind (below). `validate()` refuses a value of another base kind, a",
+        "number that is NaN, infinite or out of its range, an id with other characters, and a",
+        "text or list over its bound, with an error naming the type, the field and the rule,",
+        "e.g. `charging_data: field 'energy_consumed_kwh' must be a finite number >= 0 and",
+        "<= 10000000`. Booleans are not integers or numbers; `message_id` is an `id`.",
+        "",
+        *kinds_table(),
+        "",
         "## Messages",
+        "",
+        "Fields are written `name` (kind), see the kinds above.",
         "",
         "| type | from | to | link | when | required fields | optional fields |",
         "|---|---|---|---|---|---|---|",

@@ -1,10 +1,12 @@
 """Regenerate the wire's golden vectors: tests/vectors/wire_vectors.json.
 
-Every message type of the catalogue (evwire.schema.SCHEMA) and a set of edge
-values, each with the CBOR bytes cbor2 produces (canonical=True) and the
-complete frame. The frame is built here by an independent reference (CRC from
-binascii.crc_hqx, a textbook COBS loop), not by evwire, so the vectors check
-evwire's framing instead of echoing it.
+Every message type of the catalogue (evwire.schema.SCHEMA), a set of edge
+values, and messages the catalogue refuses (kind "refused", with the exact
+"error" validate() must give: NaN, infinities, negative and huge numbers, bad
+ids, timestamps out of the window), each with the CBOR bytes cbor2 produces
+(canonical=True) and the complete frame. The frame is built here by an
+independent reference (CRC from binascii.crc_hqx, a textbook COBS loop), not
+by evwire, so the vectors check evwire's framing instead of echoing it.
 
     .venv/bin/python tools/gen_vectors.py           # rewrite the file
     .venv/bin/python tools/gen_vectors.py --check   # exit 1 if it is stale
@@ -28,6 +30,7 @@ import cbor2
 from evwire import schema
 from evwire import types as t
 from evwire.auth import auth_mac
+from evwire.errors import ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS_FILE = ROOT / "tests" / "vectors" / "wire_vectors.json"
@@ -125,14 +128,74 @@ def message_examples() -> dict[str, dict[str, Any]]:
     }
 
 
-_SAMPLE_BY_KIND = {"str": "x", "int": 1, "num": 1.5, "bool": False, "list": [], "map": {},
-                   "any": None}
+_SAMPLE_BY_KIND = {"str": "x", "txt": "x", "id": "x", "int": 1, "num": 1.5, "bool": False,
+                   "list": [], "map": {}, "any": None, "kwh": 1.5, "money": 1.5, "kw": 1.5,
+                   "price": 1.5, "amps": 1.5, "volts": 1.5, "secs": 1.5, "ts": TS,
+                   "ms": TS * 1000, "pct": 1, "lim": 1, "nat": 1}
 
 
 def synthesized_example(msg_type: str) -> dict[str, Any]:
     """Required fields only, from the schema: for a type added without an example here."""
     return {name: _SAMPLE_BY_KIND[kind]
             for name, kind, _nullable, required in schema.fields_of(msg_type) if required}
+
+
+_KWH = "must be a finite number >= 0 and <= 10000000"
+_ID = "must be 1-64 of A-Z a-z 0-9 . _ : -"
+_TS = "must be an integer >= 946684800 and <= 4102444800"
+
+
+def refused_examples() -> list[tuple[str, str, dict[str, Any], str]]:
+    """(name, type, changed fields, the exact error) of messages validate() refuses:
+    one example message per line with one field broken (or dropped when None)."""
+    return [
+        ("NaN energy", t.CHARGING_DATA, {"energy_consumed_kwh": math.nan},
+         f"charging_data: field 'energy_consumed_kwh' {_KWH}"),
+        ("inf power", t.CHARGING_DATA, {"charging_rate": math.inf},
+         "charging_data: field 'charging_rate' must be a finite number >= 0 and <= 1000"),
+        ("-inf cost", t.CHARGING_DATA, {"total_cost": -math.inf},
+         "charging_data: field 'total_cost' must be a finite number >= 0 and <= 1000000"),
+        ("NaN meter", t.HEALTH_CHECK_RESPONSE, {"meter_energy_kwh": math.nan},
+         f"health_check_response: field 'meter_energy_kwh' {_KWH}"),
+        ("negative energy", t.CHARGE_COMPLETION, {"energy_consumed_kwh": -1.5},
+         f"charge_completion: field 'energy_consumed_kwh' {_KWH}"),
+        ("huge meter", t.CHARGING_DATA, {"meter_kwh": 1e300},
+         f"charging_data: field 'meter_kwh' {_KWH}"),
+        ("huge price", t.START_CHARGING_COMMAND, {"price_per_kwh": 1000},
+         "start_charging_command: field 'price_per_kwh' must be a finite number >= 0 and "
+         "<= 100"),
+        ("negative voltage", t.CHARGING_DATA, {"voltage": -230.0},
+         "charging_data: field 'voltage' must be a finite number >= 0 and <= 1500"),
+        ("progress 101", t.CHARGING_STATUS_UPDATE, {"progress": 101},
+         "charging_status_update: field 'progress' must be an integer >= 0 and <= 100"),
+        ("limit 0", t.SESSION_HISTORY_REQUEST, {"limit": 0},
+         "session_history_request: field 'limit' must be an integer >= 1 and <= 10000"),
+        ("id with a space", t.CHARGE_REQUEST, {"driver_id": "D 1"},
+         f"charge_request: field 'driver_id' {_ID}"),
+        ("id with a slash", t.CHARGE_REQUEST, {"cp_id": "CP/1"},
+         f"charge_request: field 'cp_id' {_ID}"),
+        ("non-ASCII id", t.LOCAL_CHARGE_REQUEST, {"card_uid": "04A2B3Ç4"},
+         f"local_charge_request: field 'card_uid' {_ID}"),
+        ("empty id", t.HEARTBEAT_REQUEST, {"cp_id": ""},
+         f"heartbeat_request: field 'cp_id' {_ID}"),
+        ("id of 65", t.HEARTBEAT_REQUEST, {"cp_id": "C" * 65},
+         f"heartbeat_request: field 'cp_id' {_ID}"),
+        ("message_id with a space", t.HEALTH_CHECK_REQUEST, {"message_id": "not an id"},
+         f"health_check_request: field 'message_id' {_ID}"),
+        ("nonce not a token", t.AUTH_REQUEST, {"nonce": "0011 2233"},
+         f"auth_request: field 'nonce' {_ID}"),
+        ("timestamp 0", t.HEARTBEAT_REQUEST, {"timestamp": 0},
+         f"heartbeat_request: field 'timestamp' {_TS}"),
+        ("timestamp in ms", t.CHARGE_REQUEST, {"timestamp": TS * 1000},
+         f"charge_request: field 'timestamp' {_TS}"),
+        ("timestamp after 2100", t.CHARGE_COMPLETION, {"started_at": 4102444801},
+         f"charge_completion: field 'started_at' {_TS}"),
+        ("created_ms in seconds", t.CHARGING_DATA, {"created_ms": TS},
+         "charging_data: field 'created_ms' must be an integer >= 946684800000 and "
+         "<= 4102444800000"),
+        ("reason of 513", t.STATUS_UPDATE, {"reason": "r" * 513},
+         "status_update: field 'reason' must be a text string of at most 512 characters"),
+    ]
 
 
 def edge_values() -> list[tuple[str, Any]]:
@@ -246,23 +309,40 @@ def reference_frame(payload: bytes) -> bytes:
     return b"\x00" + reference_cobs(payload + crc.to_bytes(2, "big")) + b"\x00"
 
 
-def vector(name: str, kind: str, value: dict[str, Any]) -> dict[str, Any]:
+def vector(name: str, kind: str, value: dict[str, Any], error: str | None = None
+           ) -> dict[str, Any]:
     payload = cbor2.dumps(value, canonical=True)
-    return {"name": name, "kind": kind, "value": to_json(value), "cbor": payload.hex(),
-            "frame": reference_frame(payload).hex()}
+    out = {"name": name, "kind": kind, "value": to_json(value), "cbor": payload.hex(),
+           "frame": reference_frame(payload).hex()}
+    if error is not None:
+        out["error"] = error
+    return out
 
 
 def build() -> dict[str, Any]:
     examples = message_examples()
     vectors = []
+    built: dict[str, dict[str, Any]] = {}
     for number, msg_type in enumerate(sorted(schema.SCHEMA), start=1):
         fields = examples.get(msg_type) or synthesized_example(msg_type)
         msg = {"type": msg_type, "message_id": f"{ID_PREFIX}{number:012d}", **fields}
         schema.validate(msg)  # a vector that the catalogue refuses is a bug here
         vectors.append(vector(msg_type, "message", msg))
+        built[msg_type] = msg
     for name, value in edge_values():
         wrapped = value if isinstance(value, dict) else {"value": value}
         vectors.append(vector(name, "edge", wrapped))
+    for name, msg_type, changes, error in refused_examples():
+        msg = {**built[msg_type], **changes}
+        try:
+            schema.validate(msg)
+        except ValidationError as exc:
+            if str(exc) != error:
+                raise SystemExit(
+                    f"gen_vectors: {name}: refused with {exc!r}, not {error!r}") from None
+        else:
+            raise SystemExit(f"gen_vectors: {name}: the catalogue accepts it")
+        vectors.append(vector(f"refused: {name}", "refused", msg, error))
     return {
         "about": "Golden vectors of the evcharge wire: CBOR = cbor2.dumps(value, "
                  "canonical=True); frame = 00 COBS(cbor + CRC-16/CCITT-FALSE) 00. "

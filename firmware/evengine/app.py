@@ -182,10 +182,12 @@ def make_link(config, listener):
 
         port = open_serial(config["serial_link"], baudrate=config["serial_baud"])
         return SerialLink(port, listener, silence_s=config["monitor_silence_s"],
-                          max_frame=config["max_frame"], name=config["serial_link"])
+                          max_frame=config["max_frame"], name=config["serial_link"],
+                          key=config["link_key"], cp_id=config["cp_id"])
     host, port = parse_host_port(config["listen"])
     return TcpLink(host, port, listener, config["send_timeout_s"], config["max_frame"],
-                   config["monitor_silence_s"])
+                   config["monitor_silence_s"], key=config["link_key"], cp_id=config["cp_id"],
+                   auth_s=config["link_auth_s"])
 
 
 def heap_report(live, at_tick):
@@ -198,9 +200,10 @@ def heap_report(live, at_tick):
 
 
 def ready_text(link):
+    auth = "" if getattr(link, "key", None) is None else " (link key required)"
     if isinstance(link, TcpLink):
-        return "listening on %s" % link.where
-    return "serial link on %s" % link.where
+        return "listening on %s%s" % (link.where, auth)
+    return "serial link on %s%s" % (link.where, auth)
 
 
 def run(config, card_reader=None):

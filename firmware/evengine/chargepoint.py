@@ -127,6 +127,11 @@ class ChargePoint:
         fault = self.faults.fault_type()
         if fault is not None:
             return False, "engine faulted (%s)" % fault
+        # The schema bounds every number (finite, price 0-100/kWh, rate 0-1000 kW);
+        # a start also needs a rate above zero and a wait for the car above zero.
+        if command["max_charging_rate_kw"] <= 0:
+            return False, "max_charging_rate_kw must be positive, got %s" % (
+                command["max_charging_rate_kw"],)
         timeout_s = command.get("connection_timeout_s", self.config["connection_timeout_s"])
         if timeout_s <= 0:
             return False, "connection_timeout_s must be positive, got %s" % timeout_s

@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", help="HOST:PORT where the Monitor connects")
     p.add_argument("--serial-link", help="run the Monitor link over this tty/pty instead")
     p.add_argument("--serial-baud", type=int, default=115200, help="serial link speed")
+    p.add_argument("--link-key-file", metavar="FILE",
+                   help="file (mode 0600) holding the link key the Monitor must prove it holds; "
+                        "without one the Engine listens on loopback only")
+    p.add_argument("--link-auth-timeout", type=float, default=5.0,
+                   help="seconds a new Monitor connection has to authenticate")
     p.add_argument("--meter", help="serial device of the Modbus bus (meter, relay module)")
     p.add_argument("--meter-unit", type=int, default=1, help="the meter's Modbus unit id")
     p.add_argument("--meter-baud", type=int, default=9600, help="Modbus bus speed")
@@ -114,7 +119,8 @@ def engine_config(args: argparse.Namespace, state_dir: Path) -> dict:
         raise UsageError("--sim-time-scale needs --sim")
     raw = {
         "cp_id": args.cp_id, "listen": args.listen, "serial_link": args.serial_link,
-        "serial_baud": args.serial_baud, "meter": args.meter or str(state_dir / "sim.link"),
+        "serial_baud": args.serial_baud, "link_key": link_key(args.link_key_file),
+        "link_auth_s": args.link_auth_timeout, "meter": args.meter or str(state_dir / "sim.link"),
         "meter_unit": args.meter_unit, "meter_baud": args.meter_baud, "relay": args.relay,
         "relay_unit": args.relay_unit, "relay_coil": args.relay_coil,
         "relay_pin": args.relay_pin, "vehicle_pin": args.vehicle_pin,
@@ -134,6 +140,26 @@ def engine_config(args: argparse.Namespace, state_dir: Path) -> dict:
         return check(raw)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+
+
+def link_key(path: str | None) -> str | None:
+    """The link key from its file (0600; a key never goes on the command line)."""
+    if path is None:
+        return None
+    from evcharge.secretfile import SecretFileError, read_secret_file
+
+    try:
+        return read_secret_file(path)
+    except SecretFileError as exc:
+        raise UsageError(f"--link-key-file: {exc}") from None
+
+
+def write_private(path: Path, text: str) -> None:
+    """The config holds the link key: readable by its owner only, also if it existed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(text)
 
 
 def sim_control_path(state_dir: Path, cp_id: str) -> Path:
@@ -236,14 +262,15 @@ def main(argv: list[str]) -> int:
         state_dir = state_dir.expanduser().resolve()
         config = engine_config(args, state_dir)
     except UsageError as exc:
-        print(f"evcharge engine: {exc}", file=sys.stderr)
+        print(f"evcharge engine: error: {exc}", file=sys.stderr)
         return 2
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         config_path = state_dir / "config.json"
-        config_path.write_text(json.dumps(config, indent=2) + "\n")
+        write_private(config_path, json.dumps(config, indent=2) + "\n")
     except OSError as exc:
-        print(f"evcharge engine: cannot write to {state_dir}: {exc.strerror}", file=sys.stderr)
+        print(f"evcharge engine: error: cannot write to {state_dir}: {exc.strerror}",
+              file=sys.stderr)
         return 1
     sim = None
     try:
@@ -253,7 +280,7 @@ def main(argv: list[str]) -> int:
             return run_micropython(config_path, args.heapsize)
         return run_cpython(config)
     except RuntimeError as exc:
-        print(f"evcharge engine: {exc}", file=sys.stderr)
+        print(f"evcharge engine: error: {exc}", file=sys.stderr)
         return 1
     finally:
         if sim is not None:

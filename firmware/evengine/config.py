@@ -13,6 +13,10 @@ SPEC = {
     "listen": ("str?", None),
     "serial_link": ("str?", None),
     "serial_baud": ("int", 115200),
+    # The per-CP key the Monitor must prove it holds (evwire.link_auth); null:
+    # no handshake, and then TCP listens on loopback only.
+    "link_key": ("str?", None),
+    "link_auth_s": ("num", 5),  # a new peer must authenticate within this
     # Modbus RTU bus with the meter and the relay module.
     "meter": ("str", None),
     "meter_baud": ("int", 9600),
@@ -55,7 +59,10 @@ CHOICES = {
     "menu": ("auto", "on", "off"),
     "log_level": ("debug", "info", "notice", "warning", "error"),
 }
-POSITIVE = ("tick_s", "monitor_grace_s", "monitor_silence_s", "ev_full_s", "meter_fail_polls",
+MIN_LINK_KEY = 16  # characters: a shorter key is guessable
+
+POSITIVE = ("link_auth_s",
+            "tick_s", "monitor_grace_s", "monitor_silence_s", "ev_full_s", "meter_fail_polls",
             "modbus_timeout_ms", "send_timeout_s", "max_frame", "meter_estimate_s", "serial_baud",
             "meter_baud", "connection_timeout_s")
 
@@ -65,6 +72,11 @@ _KIND_WORDS = {"str": "a text string", "int": "an integer", "num": "a number",
 
 class ConfigError(ValueError):
     pass
+
+
+def is_loopback(host):
+    """Whether a listen host is reachable from this machine only."""
+    return host == "localhost" or host.startswith("127.") or host in ("::1", "[::1]")
 
 
 
@@ -99,6 +111,10 @@ def check(raw):
         raise ConfigError("config key 'ev_full_kw' must not be negative")
     if config["listen"] is None and config["serial_link"] is None:
         raise ConfigError("config needs 'listen' (HOST:PORT) or 'serial_link' (a device)")
+    key = config["link_key"]
+    if key is not None and (len(key) < MIN_LINK_KEY or [c for c in key if not " " < c <= "~"]):
+        raise ConfigError("config key 'link_key' must be %d-256 printable ASCII characters "
+                          "without spaces (e.g. 64 hex)" % MIN_LINK_KEY)
     if config["listen"] is not None:
         try:
             parse_host_port(config["listen"])
@@ -110,6 +126,12 @@ def check(raw):
         raise ConfigError("config key 'card_reader_unit' must be a Modbus unit, 1-247")
     if config["vehicle_unit"] is None:
         config["vehicle_unit"] = config["relay_unit"]
+    # Last, so that a config with other mistakes names those first.
+    if key is None and config["listen"] is not None:
+        host = parse_host_port(config["listen"])[0]
+        if not is_loopback(host):
+            raise ConfigError("listening on %s needs a link key (config 'link_key', "
+                              "--link-key-file): without one only loopback is allowed" % host)
     return config
 
 

@@ -7,6 +7,8 @@ not part of the board bundle), next to evsim.harness for the hardware:
 """
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from evcharge.harness.procs import Proc, ProcessGroup, free_port, wait_until
@@ -17,12 +19,16 @@ RUNTIMES = ("cpython", "micropython")
 
 
 class EngineHandle:
-    def __init__(self, proc: Proc, port: int, state_dir: Path):
+    def __init__(self, proc: Proc, port: int, state_dir: Path, link_key: str | None = None):
         self.proc = proc
         self.port = port
         self.state_dir = state_dir
+        self.link_key = link_key
 
     def probe(self, timeout: float = 10.0, **options) -> MonitorProbe:
+        """A probe that authenticates with the Engine's link key if it has one
+        (link_key=None plays a stranger)."""
+        options.setdefault("link_key", self.link_key)
         return MonitorProbe("127.0.0.1", self.port, connect_timeout=timeout, **options)
 
     def log(self) -> str:
@@ -46,10 +52,27 @@ def engine_args(state_dir: Path, meter: Path | str, runtime: str, port: int,
             "--state-dir", str(state_dir), "--runtime", runtime, "--menu", "off"]
 
 
+def write_link_key(path: Path, key: str | None = None) -> str:
+    """A link key (random unless given) in a file of mode 0600; returns the key."""
+    key = key or secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
 def start_engine(procs: ProcessGroup, state_dir: Path, meter: Path | str, runtime: str,
-                 *extra: str, port: int | None = None, name: str = "engine") -> EngineHandle:
-    """`evcharge engine` against the bus at `meter`, ready to accept a Monitor."""
+                 *extra: str, port: int | None = None, name: str = "engine",
+                 link_key: str | None = None) -> EngineHandle:
+    """`evcharge engine` against the bus at `meter`, ready to accept a Monitor;
+    with link_key, the Engine demands it (given by a 0600 file)."""
     port = port or free_port()
-    proc = procs.evcharge(name, engine_args(Path(state_dir), meter, runtime, port) + list(extra))
+    args = engine_args(Path(state_dir), meter, runtime, port) + list(extra)
+    if link_key is not None:
+        key_file = Path(state_dir).parent / f"{name}.link-key"
+        write_link_key(key_file, link_key)
+        args += ["--link-key-file", str(key_file)]
+    proc = procs.evcharge(name, args)
     wait_ready(proc)
-    return EngineHandle(proc, port, Path(state_dir))
+    return EngineHandle(proc, port, Path(state_dir), link_key)

@@ -1,7 +1,11 @@
 # The Monitor link: frames of evwire over TCP (the Engine listens; one
-# Monitor at a time, a newer connection replaces the older) or over a serial
-# line (USB CDC on a board, a pty on a PC). Both report to a listener:
+# Monitor at a time) or over a serial line (USB CDC on a board, a pty on a
+# PC). Both report to a listener:
 #   on_connect(), on_disconnect(), on_message(msg), on_malformed(reason)
+# With a link key (evengine.link_guard) a peer counts only once it has passed
+# the handshake: until then it hears nothing but error_response unauthenticated.
+# Without one, TCP listens on loopback only (evengine.config) and a newer
+# connection replaces the older.
 import socket
 
 import evwire
@@ -69,11 +73,19 @@ class _Framed:
 class TcpLink(_Framed):
     """A Monitor sends a health check every second: one that says nothing for
     `silence_s` is gone even if its TCP connection never closed (a Pi that
-    lost power sends no FIN), and its connection is dropped."""
+    lost power sends no FIN), and its connection is dropped.
+
+    With `key` a new connection is held aside (one at a time, a newer one
+    replaces it) until it authenticates, within `auth_s`; only then does it
+    replace the Monitor, so a stranger cannot displace an authenticated one."""
 
     def __init__(self, host, port, listener, send_timeout_s=2, max_frame=evwire.DEFAULT_MAX,
-                 silence_s=5):
+                 silence_s=5, key=None, cp_id=None, auth_s=5):
         _Framed.__init__(self, listener, max_frame)
+        self.key = key
+        self.cp_id = cp_id
+        self.auth_ms = int(auth_s * 1000)
+        self.pending = None  # a link_guard.PendingPeer being authenticated
         self.send_timeout_s = send_timeout_s
         self.silence_ms = int(silence_s * 1000)
         self.last_heard = 0
@@ -93,7 +105,12 @@ class TcpLink(_Framed):
         return self.conn is not None
 
     def pollables(self):
-        return (self.server, self.conn) if self.conn is not None else (self.server,)
+        found = [self.server]
+        if self.conn is not None:
+            found.append(self.conn)
+        if self.pending is not None:
+            found.append(self.pending.conn)
+        return found
 
     def service(self, handle, now_ms):
         """Handle poll readiness of one of our pollables (by poll_handle)."""
@@ -101,8 +118,12 @@ class TcpLink(_Framed):
             self._accept()
         elif self.conn is not None and handle == self.conn_handle:
             self._receive()
+        elif self.pending is not None and handle == self.pending.handle:
+            self.pending.receive(self)
 
     def housekeeping(self, now_ms):
+        if self.pending is not None:
+            self.pending.housekeeping(self, now_ms)
         if self.conn is not None and ticks_diff(now_ms, self.last_heard) >= self.silence_ms:
             log("notice", "Monitor %s silent for %d ms: dropping the connection"
                 % (self.peer, self.silence_ms))
@@ -125,6 +146,8 @@ class TcpLink(_Framed):
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        if self.pending is not None:
+            self.pending.close(self)
         self.server.close()
 
     def _accept(self):
@@ -135,6 +158,15 @@ class TcpLink(_Framed):
             return
         conn.settimeout(self.send_timeout_s)
         peer = describe_peer(addr)
+        if self.key is not None:  # held aside until it authenticates (evengine.link_guard)
+            from evengine.link_guard import PendingPeer
+
+            PendingPeer(self, conn, poll_handle(conn), peer)
+            return
+        self.adopt(conn, peer, evwire.FrameDecoder(self.max_frame))
+
+    def adopt(self, conn, peer, decoder):
+        """conn becomes the Monitor's connection, replacing any older one."""
         if self.conn is not None:
             log("notice", "Monitor connection from %s replaces the one from %s"
                 % (peer, self.peer))
@@ -147,7 +179,7 @@ class TcpLink(_Framed):
         self.conn_handle = poll_handle(conn)
         self.last_heard = ticks_ms()
         self.peer = peer
-        self.decoder = evwire.FrameDecoder(self.max_frame)
+        self.decoder = decoder
         self.listener.on_connect()
 
     def _receive(self):
@@ -191,10 +223,15 @@ class TcpLink(_Framed):
 class SerialLink(_Framed):
     """A serial line has no connect event: the Monitor counts as connected
     while its frames keep arriving (it sends a health check every second)
-    and as gone after `silence_s` without any."""
+    and as gone after `silence_s` without any. With `key` the line is
+    authenticated too (without one it stays allowed: physical access)."""
 
-    def __init__(self, port, listener, silence_s=5, max_frame=evwire.DEFAULT_MAX, name="serial"):
+    def __init__(self, port, listener, silence_s=5, max_frame=evwire.DEFAULT_MAX, name="serial",
+                 key=None, cp_id=None):
         _Framed.__init__(self, listener, max_frame)
+        self.key = key
+        self.cp_id = cp_id
+        self.guard = None  # a link_guard.LinkGuard while a handshake runs
         self.port = port
         self.silence_ms = int(silence_s * 1000)
         self.last_heard = None
@@ -214,7 +251,11 @@ class SerialLink(_Framed):
         data = self.port.read(_SERIAL_CHUNK, 0)
         if data:
             frames_before = self.decoder.frames
-            if not self.up:
+            if self.key is not None:  # authenticated first (evengine.link_guard)
+                from evengine.link_guard import serial_deliver
+
+                serial_deliver(self, data, now_ms)
+            elif not self.up:
                 self._deliver_first(data, now_ms)
             else:
                 self._deliver(data)
@@ -242,6 +283,9 @@ class SerialLink(_Framed):
     def send(self, msg):
         if not self.up:
             return False
+        return self.write_msg(msg)
+
+    def write_msg(self, msg):
         try:
             self.port.write(evwire.encode_frame(msg))
         except OSError as exc:

@@ -8,9 +8,12 @@ board bundle.
 from __future__ import annotations
 
 import json
+import os
+import select
 import socket
 import sys
 import time
+import tty
 from collections.abc import Callable
 
 import evwire
@@ -25,9 +28,11 @@ class ProbeTimeout(AssertionError):
 
 class MonitorProbe:
     def __init__(self, host: str, port: int, connect_timeout: float = 10.0,
-                 heartbeat: float | None = 1.0, cp_id: str = "CP1"):
+                 heartbeat: float | None = 1.0, cp_id: str = "CP1",
+                 link_key: str | None = None):
         """heartbeat: send a health check this often while waiting, as a real
-        Monitor does (None: stay silent, to play a Monitor that hung)."""
+        Monitor does (None: stay silent, to play a Monitor that hung).
+        link_key: run the link handshake first (evwire.link_auth)."""
         deadline = time.monotonic() + connect_timeout
         while True:
             try:
@@ -44,6 +49,32 @@ class MonitorProbe:
         self.heartbeat = heartbeat
         self.cp_id = cp_id
         self.last_beat = time.monotonic()
+        if link_key is not None:
+            reply = self.authenticate(link_key)
+            if reply.get("status") != t.SUCCESS:
+                raise ProbeTimeout(f"link handshake refused: {reply}")
+
+    def authenticate(self, key: str, timeout: float = 5.0) -> Message:
+        """The Monitor's side of the handshake; returns the Engine's last answer
+        (link_auth_response, or the error_response that refused it)."""
+        from evwire import link_auth
+
+        beat, self.heartbeat = self.heartbeat, None  # nothing else before it passes
+        try:
+            nonce = link_auth.new_nonce()
+            hello = self.send(evwire.make(t.LINK_HELLO, cp_id=self.cp_id, nonce=nonce))
+            challenge = self.reply_to(hello, timeout)
+            if challenge.get("type") != t.LINK_CHALLENGE:
+                return challenge
+            expected = link_auth.engine_mac(key, self.cp_id, nonce, challenge["nonce"])
+            if not link_auth.mac_ok(challenge["mac"], expected):
+                raise ProbeTimeout("the Engine does not hold the link key")
+            auth = self.send(evwire.make(t.LINK_AUTH, mac=link_auth.monitor_mac(
+                key, self.cp_id, challenge["nonce"], nonce)))
+            return self.reply_to(auth, timeout)
+        finally:
+            self.heartbeat = beat
+            self.last_beat = time.monotonic()
 
     # -- sending -----------------------------------------------------------
     def send(self, msg: Message) -> Message:
@@ -134,6 +165,40 @@ class MonitorProbe:
             self.sock.close()
         except OSError:
             pass
+
+
+class PtyMonitor:
+    """For serial link tests: the Monitor's end, the master side of a real pty."""
+
+    def __init__(self):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # kept open, as a USB adapter's line would stay
+        self.device = os.ttyname(self.slave)
+        self.decoder = evwire.FrameDecoder()
+        self.inbox: list[dict] = []
+
+    def send(self, msg: dict) -> dict:
+        os.write(self.master, evwire.encode_frame(msg))
+        return msg
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for index, msg in enumerate(self.inbox):
+                if predicate(msg):
+                    return self.inbox.pop(index)
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                self.inbox += self.decoder.feed(os.read(self.master, 4096))
+        raise AssertionError(f"nothing matching within {timeout}s; got {self.inbox[-5:]}")
+
+    def request(self, msg: dict) -> dict:
+        self.send(msg)
+        return self.wait_for(lambda m: m.get("message_id") == msg["message_id"])
+
+    def close(self):
+        os.close(self.master)
+        os.close(self.slave)
 
 
 def main(argv: list[str]) -> int:

@@ -108,11 +108,14 @@ class Session:
             driver_id=record["driver_id"],
             energy_consumed_kwh=energy,
             total_cost=cost_of(energy, record["price_per_kwh"]),
-            charging_rate=round(reading.power_kw, 2),
+            # The wire refuses negative power and current: a meter reading a
+            # little below zero (noise at 0 A, a reversed current transformer)
+            # means nothing is being imported, which is what is billed.
+            charging_rate=round(max(0.0, reading.power_kw), 2),
             price_per_kwh=record["price_per_kwh"],
             meter_kwh=meter_kwh,
-            voltage=round(reading.voltage, 1),
-            current=round(reading.current, 2),
+            voltage=round(max(0.0, reading.voltage), 1),
+            current=round(max(0.0, reading.current), 2),
             timestamp=unix_time(),
         )
 

@@ -10,9 +10,10 @@ A Central that stops answering for SILENCE_BEATS heartbeats is presumed gone.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
-from evmonitor import boundary
+from evmonitor import boundary, tls
 from evmonitor.backoff import Backoff
 from evmonitor.central_handlers import ACCEPTS, CentralHandlers
 from evmonitor.config import MonitorConfig
@@ -67,7 +68,10 @@ class CentralLink:
     async def _connect_once(self) -> str:
         """One connection's life; returns why it ended (for the log line)."""
         try:
-            link = await open_tcp("central", self.cfg.central_endpoint, CONNECT_TIMEOUT_S)
+            link = await open_tcp("central", self.cfg.central_endpoint, CONNECT_TIMEOUT_S,
+                                  self.cfg.central_tls)
+        except ssl.SSLError as exc:  # a wrong CA or a plaintext Central: said, then retried
+            return f"cannot connect to Central at {self.where} ({tls.describe(exc)})"
         except (OSError, TimeoutError) as exc:
             return f"cannot connect to Central at {self.where} ({describe_error(exc)})"
         self.link = link

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from typing import NoReturn
 
+from evkafka.client import use_security
 from evmonitor import config
 from evmonitor.daemon import MonitorDaemon
 from evwire import trace
@@ -24,19 +26,29 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class RemovedSecret(argparse.Action):
+    """--secret once put the secret on the command line: refused, its value not echoed."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error("--secret is not accepted (anyone on this host can read a command "
+                     "line): use --secret-file PATH (mode 0600) or EVCHARGE_SECRET")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
-        prog="evcharge monitor", description=__doc__,
+        prog="evcharge monitor", description=__doc__, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Every flag also reads EVCHARGE_<NAME> (e.g. EVCHARGE_CP_ID, EVCHARGE_SECRET, "
-               "EVCHARGE_CENTRAL, EVCHARGE_KAFKA) and the TOML key <name> (e.g. cp_id). "
+        epilog="Every flag also reads EVCHARGE_<NAME> (e.g. EVCHARGE_CP_ID, EVCHARGE_CENTRAL, "
+               "EVCHARGE_KAFKA) and the TOML key <name> (e.g. cp_id). The secret comes from "
+               "--secret-file (mode 0600) or EVCHARGE_SECRET, never from the command line. "
                "See docs/MONITOR.md.")
     p.add_argument("--config", metavar="FILE", help="TOML settings file "
                    "(e.g. /etc/evcharge/monitor.toml)")
     ident = p.add_argument_group("identity")
     ident.add_argument("--cp-id", help="charge point id, e.g. CP1")
-    ident.add_argument("--secret", help="shared secret for auth_request (prefer --secret-file)")
-    ident.add_argument("--secret-file", metavar="PATH", help="file holding the secret")
+    ident.add_argument("--secret-file", metavar="PATH",
+                       help="file (mode 0600) holding the CP's secret for auth_request")
+    ident.add_argument("--secret", nargs="?", action=RemovedSecret, help=argparse.SUPPRESS)
     ident.add_argument("--location", help="where the charge point is (shown to drivers)")
     ident.add_argument("--max-kw", type=float, help="max charging rate in kW (default 22)")
     links = p.add_argument_group("links")
@@ -45,8 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--engine-serial", metavar="DEV", help="the Engine over a serial line, "
                         "e.g. /dev/ttyACM0")
     links.add_argument("--engine-baud", type=int, help="serial speed (default 115200)")
+    links.add_argument("--engine-key-file", metavar="PATH",
+                       help="file (mode 0600) holding the link key the Engine demands")
     links.add_argument("--central", metavar="HOST:PORT", help="Central's TCP address")
+    links.add_argument("--ca", metavar="PEM", help="TLS to Central: the CA of its certificate")
+    links.add_argument("--tls-cert", metavar="PEM",
+                       help="this CP's client certificate (for a Central with --tls-client-ca)")
+    links.add_argument("--tls-key", metavar="PEM", help="its private key (mode 0600)")
     links.add_argument("--kafka", metavar="HOST:PORT", help="Kafka bootstrap servers")
+    links.add_argument("--kafka-config", metavar="FILE",
+                       help="librdkafka security properties (key=value: security.protocol, "
+                            "sasl.*, ssl.*), e.g. SASL_SSL with SCRAM")
     links.add_argument("--outbox", metavar="PATH",
                        help=f"SQLite telemetry outbox (default {config.DEFAULT_OUTBOX})")
     timing = p.add_argument_group("timing (seconds)")
@@ -73,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    # The outbox (telemetry, billing evidence) and state files are for this user only.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     flags = {name: getattr(args, name, None) for name in config.SETTINGS}
@@ -82,6 +105,7 @@ def main(argv: list[str]) -> int:
         print(f"evcharge monitor: error: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     trace.configure(tier="evcharge-monitor", level=cfg.log_level)
+    use_security(cfg.kafka_security)
     try:
         return asyncio.run(MonitorDaemon(cfg).run())
     except KeyboardInterrupt:

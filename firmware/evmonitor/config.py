@@ -7,15 +7,17 @@ Problems raise ConfigError with a one-line text naming the setting.
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from evwire.trace import LEVELS
 
 ENV_PREFIX = "EVCHARGE_"
 DEFAULT_OUTBOX = "/var/lib/evcharge/outbox.sqlite3"
+MAX_SECRET_BYTES = 1024
+MIN_ENGINE_KEY = 16  # as the Engine's config demands of its link key
 
 
 class ConfigError(ValueError):
@@ -48,8 +50,18 @@ class MonitorConfig:
     engine: str = ""
     engine_serial: str = ""
     engine_baud: int = 115200
+    # The link key the Engine demands (evwire.link_auth); "" = no handshake.
+    engine_key: str = field(default="", repr=False)
+    engine_key_file: str = ""
     central: str = ""
+    # TLS to Central (evmonitor.tls): the CA of its certificate; this CP's own
+    # certificate and key for a Central that asks for one (--tls-client-ca).
+    ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
     kafka: str = ""
+    # librdkafka security properties (SASL_SSL...; evkafka.properties).
+    kafka_config: str = ""
     outbox: str = DEFAULT_OUTBOX
     health_interval: float = 1.0
     heartbeat_interval: float = 1.0
@@ -65,18 +77,19 @@ class MonitorConfig:
     shutdown_flush: float = 3.0
     panel: bool = False
     log_level: str = "info"
-    # Filled in by validate(): parsed addresses.
+    # Filled in by validate(): parsed addresses, TLS context, Kafka security.
     engine_endpoint: Endpoint | None = field(default=None, repr=False)
     central_endpoint: Endpoint | None = field(default=None, repr=False)
+    central_tls: ssl.SSLContext | None = field(default=None, repr=False)
+    kafka_security: dict = field(default_factory=dict, repr=False)
 
     def validate(self) -> MonitorConfig:
         if self.secret_file and not self.secret:
-            try:
-                self.secret = Path(self.secret_file).read_text().strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"secret_file: cannot read {self.secret_file} ({exc.strerror})") from None
-        for name in ("cp_id", "secret", "central"):
+            self.secret = read_secret_file(self.secret_file)
+        if not self.secret:
+            raise ConfigError(f"secret is required (--secret-file FILE, {ENV_PREFIX}SECRET_FILE "
+                              f"or {ENV_PREFIX}SECRET)")
+        for name in ("cp_id", "central"):
             if not getattr(self, name):
                 raise ConfigError(f"{name} is required (--{name.replace('_', '-')}, "
                                   f"{ENV_PREFIX}{name.upper()} or '{name}' in the config file)")
@@ -85,7 +98,9 @@ class MonitorConfig:
                               "is required")
         if self.engine:
             self.engine_endpoint = parse_endpoint(self.engine, "engine")
+        _check_engine_key(self)
         self.central_endpoint = parse_endpoint(self.central, "central")
+        _check_security(self)
         if self.kafka:
             parse_endpoint(self.kafka.split(",")[0], "kafka")
         for name in ("health_interval", "heartbeat_interval", "engine_timeout",
@@ -105,7 +120,54 @@ class MonitorConfig:
         return self
 
 
-SETTINGS = {f.name: f for f in fields(MonitorConfig) if not f.name.endswith("_endpoint")}
+def _check_security(cfg: MonitorConfig) -> None:
+    from evkafka import properties  # only here: the config tests need no Kafka client
+    from evmonitor import tls
+
+    cfg.central_tls = tls.client_context(cfg)
+    if cfg.kafka_config:
+        try:
+            cfg.kafka_security = properties.load(cfg.kafka_config)
+        except properties.KafkaConfigError as exc:
+            raise ConfigError(f"kafka_config: {exc}") from None
+
+
+def _check_engine_key(cfg: MonitorConfig) -> None:
+    if cfg.engine_key_file:
+        try:
+            cfg.engine_key = read_secret_file(cfg.engine_key_file)
+        except ConfigError as exc:  # its text names secret_file: say which file it was
+            raise ConfigError(f"engine_key_file: {str(exc).partition(': ')[2]}") from None
+    key = cfg.engine_key
+    if key and (not MIN_ENGINE_KEY <= len(key) <= 256 or any(not " " < c <= "~" for c in key)):
+        raise ConfigError(f"engine_key must be {MIN_ENGINE_KEY}-256 printable ASCII characters "
+                          "without spaces (e.g. 64 hex), the same as the Engine's link key")
+
+
+def read_secret_file(path: str) -> str:
+    """The CP secret in path, which only its owner may read (the secret never goes on
+    the command line, where anyone on the host sees it)."""
+    try:
+        with open(path, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode & 0o777
+            data = fh.read(MAX_SECRET_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"secret_file: cannot read {path} ({exc.strerror})") from None
+    if mode & 0o077:
+        raise ConfigError(f"secret_file: {path} may be read by others (mode {mode:04o}): "
+                          f"chmod 600 {path}")
+    try:
+        secret = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"secret_file: {path} is not UTF-8 text") from None
+    if len(data) > MAX_SECRET_BYTES or not secret or not secret.isprintable():
+        raise ConfigError(f"secret_file: {path} must hold one line of 1 to "
+                          f"{MAX_SECRET_BYTES} printable characters")
+    return secret
+
+
+DERIVED = ("_endpoint", "central_tls", "kafka_security")  # set by validate(), not settings
+SETTINGS = {f.name: f for f in fields(MonitorConfig) if not f.name.endswith(DERIVED)}
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
                "0": False, "false": False, "no": False, "off": False}
 

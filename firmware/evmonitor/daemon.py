@@ -74,7 +74,8 @@ class MonitorDaemon:
             log("info", f"outbox {cfg.outbox} holds {self.outbox.depth} records from before: "
                         f"replaying them in order")
         if cfg.kafka:
-            self.forwarder = KafkaForwarder(self.outbox, cfg.kafka, cfg.cp_id, cfg.kafka_in_flight)
+            self.forwarder = KafkaForwarder(self.outbox, cfg.kafka, cfg.cp_id, cfg.kafka_in_flight,
+                                            secret=cfg.secret)
         else:
             log("warning", "no Kafka broker configured: telemetry is kept in the outbox")
         self.station = Station(cfg, self.outbox, self.forwarder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import AsyncIterator, Callable
 
 from evmonitor.config import Endpoint
@@ -114,10 +115,13 @@ def describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def open_tcp(name: str, endpoint: Endpoint, timeout: float) -> FramedLink:
-    """Connect; raises OSError (or TimeoutError) when the peer cannot be reached."""
+async def open_tcp(name: str, endpoint: Endpoint, timeout: float,
+                   tls: ssl.SSLContext | None = None) -> FramedLink:
+    """Connect (with tls: and verify the peer's certificate for endpoint.host);
+    raises OSError (ssl.SSLError included) or TimeoutError when that fails."""
     reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(endpoint.host, endpoint.port), timeout)
+        asyncio.open_connection(endpoint.host, endpoint.port, ssl=tls,
+                                server_hostname=endpoint.host if tls else None), timeout)
     transport = writer.transport
     return FramedLink(name, reader, writer.write, writer.close,
                       backlog=transport.get_write_buffer_size)

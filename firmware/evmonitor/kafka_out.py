@@ -1,4 +1,11 @@
-"""Producer loop: outbox rows -> Kafka `cp-events` (key = cp_id, value = Engine payload).
+"""Producer loop: outbox rows -> Kafka `cp-events` (key = cp_id, value = Engine payload
+signed with this CP's secret).
+
+Each record carries `mac` (evwire.auth.sign_record: HMAC-SHA256 with the CP
+secret over the canonical CBOR of the message without `mac`), added here at
+produce time: the outbox keeps the Engine's exact payload, so a secret
+rotated while records wait signs them with the new one. Central believes a
+cp-events record only if its mac verifies (hub/evcentral/record_check.py).
 
 Rows are produced in outbox order, at most `in_flight` unconfirmed at a
 time, and deleted only from the broker's delivery report. The idempotent
@@ -16,8 +23,11 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from evkafka import names
-from evkafka.client import DEFAULT_PARTITIONS, make_producer
+from evkafka.client import DEFAULT_PARTITIONS, admin_config, make_producer
 from evmonitor.outbox import Outbox, OutboxError, Row
+from evwire import dumps, loads
+from evwire.auth import sign_record
+from evwire.errors import WireError
 from evwire.trace import log
 
 BUSY_POLL_S = 0.01
@@ -27,10 +37,12 @@ TOPIC_TIMEOUT_S = 3.0
 
 
 class KafkaForwarder:
-    def __init__(self, outbox: Outbox, bootstrap: str, cp_id: str, in_flight: int = 1000):
+    def __init__(self, outbox: Outbox, bootstrap: str, cp_id: str, in_flight: int = 1000,
+                 secret: str = ""):
         self.outbox = outbox
         self.bootstrap = bootstrap
         self.cp_id = cp_id
+        self.secret = secret
         self.topic = names.cp_events()
         self.max_in_flight = in_flight
         self.sent_upto = 0  # highest seq handed to the producer (in flight or delivered)
@@ -89,7 +101,7 @@ class KafkaForwarder:
         error = None
         try:
             if self._admin is None:
-                self._admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+                self._admin = AdminClient(admin_config(self.bootstrap, log_level=0))
             if self.topic not in self._admin.list_topics(timeout=TOPIC_TIMEOUT_S).topics:
                 futures = self._admin.create_topics(
                     [NewTopic(self.topic, num_partitions=DEFAULT_PARTITIONS,
@@ -151,7 +163,8 @@ class KafkaForwarder:
             batch.extend(fresh)
         for index, row in enumerate(batch):
             try:
-                self._producer.produce(self.topic, key=self.cp_id.encode(), value=row.payload,
+                self._producer.produce(self.topic, key=self.cp_id.encode(),
+                                       value=self.signed(row),
                                        on_delivery=lambda err, _m, row=row: self._on_delivery(
                                            err, row))
             except BufferError:
@@ -159,6 +172,19 @@ class KafkaForwarder:
                 self._retry.extendleft(reversed(batch[index:]))
                 break
             self.in_flight += 1
+
+    def signed(self, row: Row) -> bytes:
+        """The row's payload with its `mac`. A payload that does not decode is sent as it
+        is: Central sets it aside as a dead letter, where an operator sees it."""
+        try:
+            msg = loads(row.payload)
+        except (WireError, ValueError, TypeError, IndexError) as exc:
+            log("error", f"outbox row {row.kind} id={row.message_id} does not decode ({exc}): "
+                         "sent unsigned, Central will set it aside")
+            return row.payload
+        if not isinstance(msg, dict) or not self.secret:
+            return row.payload
+        return dumps(sign_record(msg, self.secret))
 
     async def flush(self, timeout: float) -> int:
         """Wait up to `timeout` s for in-flight records; returns how many stay undelivered."""

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 from evmonitor.status import ENGINE_FAULTED, ENGINE_HEALTHY
+from evwire.trace import printable
 
 if TYPE_CHECKING:  # the daemon imports this module: no import cycle at run time
     from evmonitor.daemon import MonitorDaemon
@@ -57,7 +58,9 @@ def render(daemon: MonitorDaemon) -> str:
     lines.append(f"Outbox    {outbox.depth} rows" + (f" ({counts})" if counts else "")
                  + (f", {outbox.thinned} thinned" if outbox.thinned else ""))
     lines.append(f"Commands  {len(station.pending)} waiting for the Engine")
-    return "\n".join(lines) + "\n"
+    # Ids, the location and fault words come from Central, the Engine or a driver:
+    # no control character of theirs reaches the terminal.
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 async def run_panel(daemon: MonitorDaemon, out: TextIO = sys.stdout) -> None:

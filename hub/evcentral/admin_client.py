@@ -9,8 +9,10 @@ Used by `evcharge admin`, the demo, tests and benchmarks:
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 
+from evcharge.tlsclient import TLSClientError, wrap
 from evwire import FrameDecoder, encode_frame, make
 from evwire import types as t
 
@@ -27,12 +29,18 @@ class NoReply(Exception):
     """Central did not answer in time."""
 
 
+class TLSRefused(CentralUnreachable):
+    """The TLS handshake failed (wrong --ca, a plaintext Central...); str(e) says why."""
+
+
 class AdminClient:
-    def __init__(self, host: str, port: int, token: str | None = None, timeout: float = 5.0):
+    def __init__(self, host: str, port: int, token: str | None = None, timeout: float = 5.0,
+                 ssl_context: ssl.SSLContext | None = None):
         self.host = host
         self.port = port
         self.token = token
         self.timeout = timeout
+        self.ssl_context = ssl_context  # --ca: TLS to Central (evcharge.tlsclient)
         self.sock: socket.socket | None = None
         self.decoder = FrameDecoder(REPLY_MAX)
         self.pending: list[dict] = []
@@ -50,6 +58,17 @@ class AdminClient:
         except OSError as exc:
             raise CentralUnreachable(f"cannot reach Central at {self.host}:{self.port} "
                                      f"({exc.strerror or exc})") from None
+        self._start_tls()
+
+    def _start_tls(self) -> None:
+        """With ssl_context: the verified TLS handshake over the new socket (TLSRefused)."""
+        if self.ssl_context is None or self.sock is None:
+            return
+        try:
+            self.sock = wrap(self.sock, self.ssl_context, self.host)
+        except TLSClientError as exc:
+            self.sock = None
+            raise TLSRefused(str(exc)) from None
 
     def close(self) -> None:
         if self.sock is not None:

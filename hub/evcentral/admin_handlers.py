@@ -1,24 +1,31 @@
 """The operator's manual_command: list, stop/resume CPs, close a session.
 
-Refused unless Central was given an admin token (--admin-token or
-EVCHARGE_ADMIN_TOKEN) and the command carries the same token.
+Refused unless Central was given an admin token (--admin-token-file or
+EVCHARGE_ADMIN_TOKEN) and the command carries the same token (compared in
+constant time). Wrong tokens are counted per address and overall (Hub.throttle,
+keys "addr:HOST" and "admin"): past a few, every attempt waits before its
+answer, whatever the answer, so guessing slows to one try every few seconds.
+Every command and its result goes to the audit trail (`evcharge admin audit`).
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Callable
 
+from evcentral import operations
+from evcentral.audit import MAX_TEXT
+from evcentral.auth_gate import address_of
 from evcentral.config import Hub
-from evcentral.driver_handlers import cp_map
+from evcentral.dead_letters import recent as recent_dead_letters
 from evcentral.registry import Channel, ChargePoint
 from evcentral.replies import ok, refused
-from evwire import make
 from evwire import types as t
-from evwire.compat import unix_time
 from evwire.trace import log
 
 ADMIN_TYPES = (t.MANUAL_COMMAND,)
 RECENT_SESSIONS = 200
+AUDIT_DEFAULT, AUDIT_MAX = 50, 1000  # entries `audit` returns
 
 
 class AdminHandlers:
@@ -34,23 +41,57 @@ class AdminHandlers:
             "stop_all": self.stop_all,
             "resume_all": self.resume_all,
             "close_session": self.close_session,
+            "audit": self.audit,
+            "dead_letters": self.dead_letters,
         }
 
     async def manual_command(self, msg: dict, channel: Channel) -> dict:
+        address = address_of(channel)
+        reply = await self._checked(msg, channel, address)
+        if reply is None:
+            channel.admin = True  # type: ignore[attr-defined]  # proved: no auth timeout
+            command = self.commands.get(msg["command"])
+            if command is None:
+                known = ", ".join(self.commands)
+                reply = refused(msg, f"unknown command '{msg['command']}' (one of: {known})",
+                                reason="unknown_command")
+            else:
+                reply = command(msg)
+        self._audit(address, msg, reply)
+        return reply
+
+    async def _checked(self, msg: dict, channel: Channel, address: str) -> dict | None:
+        """None if msg carries the admin token, else the refusal (after the throttle's wait)."""
         expected = self.hub.config.admin_token
         if not expected:
-            return refused(msg, "admin commands are disabled: start Central with --admin-token "
-                                "or EVCHARGE_ADMIN_TOKEN", reason="admin_disabled")
-        given = msg.get("token") or ""
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            log("warning", f"manual_command {msg['command']} refused: wrong admin token")
-            return refused(msg, "wrong admin token", reason="bad_token")
-        command = self.commands.get(msg["command"])
-        if command is None:
-            known = ", ".join(self.commands)
-            return refused(msg, f"unknown command '{msg['command']}' (one of: {known})",
-                           reason="unknown_command")
-        return command(msg)
+            return refused(msg, "admin commands are disabled: start Central with "
+                                "--admin-token-file or EVCHARGE_ADMIN_TOKEN",
+                           reason="admin_disabled")
+        keys = (f"addr:{address}", "admin")
+        if not getattr(channel, "admin", False):
+            # Before comparing: a guesser gets no answer, right or wrong, before the wait.
+            wait = self.hub.throttle.delay(*keys)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        given = msg.get("token")
+        given = given.encode() if isinstance(given, str) else b""
+        if hmac.compare_digest(given, expected.encode()):
+            return None
+        self.hub.throttle.failed(*keys)
+        log("warning", f"manual_command {msg['command']} from {address} refused: "
+                       "wrong admin token")
+        return refused(msg, "wrong admin token", reason="bad_token")
+
+    def _audit(self, address: str, msg: dict, reply: dict) -> None:
+        target = " ".join(str(msg[k]) for k in ("cp_id", "session_id") if msg.get(k))
+        action = f"{msg['command']} {target}".strip()
+        if msg.get("reason"):
+            action += f" (reason: {msg['reason']})"
+        result = reply.get("status") or "error"
+        if reply.get("reason"):
+            result += f" ({reply['reason']})"
+        detail = str(reply.get("message") or reply.get("error") or "")
+        self.hub.audit.record(address, "admin", action[:MAX_TEXT], result, detail)
 
     # -- commands (each returns the manual_command_response) ------------------------
     def list_cps(self, msg: dict) -> dict:
@@ -115,6 +156,21 @@ class AdminHandlers:
                                     f"{session.energy_kwh:.3f} kWh",
                        data=closed.summary() if closed else None)
 
+    def dead_letters(self, msg: dict) -> dict:
+        """Records Central set aside (dead_letters.py), newest first."""
+        data = recent_dead_letters(self.hub.db)
+        return ok(msg, message=f"{len(data)} dead letter(s)", data=data)
+
+    def audit(self, msg: dict) -> dict:
+        limit = msg.get("limit", AUDIT_DEFAULT)  # not in the catalogue: checked here
+        if isinstance(limit, bool) or not isinstance(limit, int) or \
+                not 1 <= limit <= AUDIT_MAX:
+            return refused(msg, f"audit: limit must be an integer from 1 to {AUDIT_MAX}",
+                           reason="bad_limit")
+        entries = self.hub.audit.entries(limit)
+        return ok(msg, message=f"{len(entries)} audit entr{'y' if len(entries) == 1 else 'ies'}",
+                  data=[entry.as_map() for entry in entries])
+
     # -- helpers ------------------------------------------------------------------------
     def _named_cp(self, msg: dict) -> ChargePoint | dict:
         cp_id = msg.get("cp_id")
@@ -126,33 +182,10 @@ class AdminHandlers:
         return cp
 
     def _stop(self, cp: ChargePoint, reason: str | None) -> str:
-        self.hub.db.set_cp_stopped(cp.cp_id, True, reason)
-        cp.stopped, cp.stop_reason = True, reason
-        self.sessions.tell_operator_stop(cp, reason)
-        sent = self.registry.send_to(cp, make(t.STOP_CP_COMMAND, cp_id=cp.cp_id, reason=reason,
-                                              timestamp=unix_time()))
-        self.registry.note(cp, "operator stop")
-        if sent:
-            return f"{cp.cp_id} stopped"
-        return f"{cp.cp_id} stopped (not connected: told when its Monitor reconnects)"
+        return operations.stop_cp(self.hub, cp, reason)
 
     def _resume(self, cp: ChargePoint) -> str:
-        self.hub.db.set_cp_stopped(cp.cp_id, False, None)
-        cp.stopped, cp.stop_reason = False, None
-        sent = self.registry.send_to(cp, make(t.RESUME_CP_COMMAND, cp_id=cp.cp_id,
-                                              timestamp=unix_time()))
-        self.registry.note(cp, "operator resume")
-        return f"{cp.cp_id} resumed" + ("" if sent else " (not connected)")
+        return operations.resume_cp(self.hub, cp)
 
     def _cp_row(self, cp: ChargePoint) -> dict:
-        row = cp_map(self.hub, cp)
-        row.update(stop_reason=cp.stop_reason, fault_type=cp.fault_type, session=None)
-        if cp.session is not None:
-            s = cp.session
-            row["session"] = {
-                "session_id": s.session_id, "driver_id": s.driver_id, "status": s.status,
-                "charging_rate": round(s.rate_kw, 2), "energy_consumed_kwh": round(s.energy_kwh, 3),
-                "total_cost": round(s.cost, 2), "started_at": s.started_at,
-                "waiting_for_vehicle": cp.waiting_for_vehicle == s.session_id,
-            }
-        return row
+        return operations.cp_row(self.hub, cp)

@@ -1,9 +1,13 @@
-"""Text tables for `evcharge admin`: charge points coloured by state, sessions."""
+"""Text tables for `evcharge admin`: charge points coloured by state, sessions, the
+audit trail. Every cell is stripped of control characters: ids, locations and
+reasons come from CPs and drivers, and an escape sequence in one must not
+drive the operator's terminal."""
 from __future__ import annotations
 
 import time
 
 from evwire import types as t
+from evwire.trace import printable
 
 RESET = "\033[0m"
 STATE_COLOURS = {
@@ -24,6 +28,7 @@ def _when(ts) -> str:
 
 
 def table(header: list[str], rows: list[list[str]], colours: list[str] | None = None) -> str:
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(x) for x in col) for col in zip(header, *rows)] if rows else \
         [len(h) for h in header]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
@@ -36,7 +41,7 @@ def table(header: list[str], rows: list[list[str]], colours: list[str] | None = 
 
 def cps_table(cps: list[dict], colour: bool) -> str:
     header = ["CP", "STATUS", "LOCATION", "PRICE", "MAX KW", "DRIVER", "KW", "KWH", "COST",
-              "NOTE"]
+              "PROTO", "NOTE"]
     rows, colours = [], []
     for cp in cps:
         session = cp.get("session") or {}
@@ -52,15 +57,39 @@ def cps_table(cps: list[dict], colour: bool) -> str:
             f"{session['charging_rate']:.2f}" if session else "-",
             f"{session['energy_consumed_kwh']:.3f}" if session else "-",
             _money(session.get("total_cost")) if session else "-",
-            note,
+            cp.get("protocol") or "-", note,
         ])
         colours.append(STATE_COLOURS.get(cp["status"], "") if colour else "")
     return table(header, rows, colours)
 
 
 def sessions_table(sessions: list[dict]) -> str:
-    header = ["SESSION", "CP", "DRIVER", "STATUS", "KWH", "COST", "REASON", "STARTED", "ENDED"]
+    header = ["SESSION", "CP", "DRIVER", "STATUS", "KWH", "COST", "CP COST", "REASON", "STARTED",
+              "ENDED"]
     rows = [[s["session_id"], s["cp_id"], s["driver_id"], s["status"],
-             f"{s['energy_consumed_kwh']:.3f}", _money(s.get("total_cost")), s.get("reason") or "-",
+             f"{s['energy_consumed_kwh']:.3f}", _money(s.get("total_cost")),
+             _money(s.get("cp_cost")), _session_note(s),
              _when(s.get("started_at")), _when(s.get("ended_at"))] for s in sessions]
+    return table(header, rows)
+
+
+def _session_note(s: dict) -> str:
+    """The reason, and for a disputed session why Central did not bill it."""
+    reason = s.get("reason") or "-"
+    return f"{reason}: {s['dispute_reason']}" if s.get("dispute_reason") else reason
+
+
+def dead_letters_table(letters: list[dict]) -> str:
+    header = ["AT", "TOPIC", "PART", "OFFSET", "KEY", "BYTES", "REASON"]
+    rows = [[_when(d.get("at")), d["source_topic"], str(d["source_partition"]),
+             str(d["source_offset"]), d.get("key") or "-", str(d.get("size", 0)), d["reason"]]
+            for d in letters]
+    return table(header, rows)
+
+
+def audit_table(entries: list[dict]) -> str:
+    header = ["AT", "ADDRESS", "WHO", "ACTION", "RESULT", "DETAIL"]
+    rows = [[_when(e.get("at")), str(e.get("address") or "-"), str(e.get("who") or "-"),
+             str(e.get("action") or "-"), str(e.get("result") or "-"), str(e.get("detail") or "")]
+            for e in entries]
     return table(header, rows)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import sys
 
@@ -21,6 +22,7 @@ from evcentral.registry import Registry
 from evcentral.server import Gateway
 from evcentral.session_store import SessionStore
 from evcentral.sessions import Sessions
+from evcentral.status_feed import StatusFeed
 from evcentral.telemetry import KafkaBridge
 from evcentral.throttle import FailureThrottle
 from evkafka import names
@@ -44,6 +46,15 @@ def settle_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def make_private(db_path: str) -> None:
+    """Central's database (sessions, billing, encrypted secrets) and the -wal/-shm beside
+    it readable by Central's user only, also when an older version created them 0644.
+    SQLite creates a -wal/-shm later with the database file's mode: 0600 too."""
+    for path in (db_path, f"{db_path}-wal", f"{db_path}-shm"):
+        if os.path.exists(path) and os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
 
 
 class StartupError(Exception):
@@ -73,6 +84,7 @@ class Central:
         self.config = config
         try:
             self.db = Database(config.db_path)
+            make_private(config.db_path)
         except Exception as exc:  # sqlite3 / OSError / damaged key: one line for the operator
             raise StartupError(f"cannot open database {config.db_path}: {exc}") from None
         self.bootstrap = choose_broker(config)
@@ -82,7 +94,14 @@ class Central:
         driver_events = names.driver_events()
         self.sessions = Sessions(SessionStore(self.db), self.registry,
                                  lambda driver_id, value: self.bridge.publish(driver_events,
-                                                                              driver_id, value))
+                                                                              driver_id, value),
+                                 config.time_scale)
+        cp_status = names.cp_status()
+        self.status_feed = StatusFeed(
+            self.registry, lambda cp_id, value: self.bridge.publish(cp_status, cp_id, value),
+            self.bootstrap)
+        self.registry.on_change = self.status_feed.state_changed
+        self.sessions.on_event = self.status_feed.session_event
         self.hub = Hub(config, self.db, self.registry, self.sessions,
                        Authenticator(self.db, config.auth_skew), AuditTrail(self.db),
                        FailureThrottle())
@@ -91,11 +110,37 @@ class Central:
                              AdminHandlers(self.hub))
         self.records = KafkaRecords(self.hub, self.router, self.bridge)
         self.gateway = Gateway(config, self.router, self.registry)
+        self.ocpp = None
+        if config.ocpp:  # imported only when used: the websockets and ocpp packages
+            from evocpp.server import OcppGateway
+            self.ocpp = OcppGateway(self.hub, desk, config.ocpp[0], config.ocpp[1],
+                                    config.ssl_context, config.ocpp_heartbeat_interval)
+
+        self.web = None
+        if config.http:  # imported only when used: aiohttp
+            from evweb.live import tee
+            from evweb.server import WebServer
+            self.web = WebServer(self.hub)
+            self.registry.on_change = tee(self.registry.on_change, self.web.live.state_changed)
+            self.sessions.on_event = tee(self.sessions.on_event, self.web.live.session_event)
 
     async def _expire_starts(self) -> None:
         while True:
             await asyncio.sleep(1.0)
             self.sessions.expire_starts(self.config.start_timeout)
+
+    async def _start_web(self) -> None:
+        http_host, http_port = self.config.http
+        try:
+            url = await self.web.start(http_host, http_port)
+        except OSError as exc:
+            await self.gateway.close()
+            await self.bridge.stop(1.0)
+            raise StartupError(f"cannot listen for the web console on {http_host}:{http_port}: "
+                               f"{exc.strerror or exc}") from None
+        logsink.SINK.flush()
+        # Always shown, as the ready line: the demo and operators look for the URL.
+        sys.stderr.write(f"<5>evcharge-central: web console at {url}\n")
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -110,6 +155,7 @@ class Central:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         self.bridge.start(loop, self.records.handle_batch)
+        self.status_feed.start()
         self.sessions.restore()
         try:
             await asyncio.wait_for(self.bridge.connected.wait(), self.config.kafka_timeout)
@@ -122,6 +168,18 @@ class Central:
             await self.bridge.stop(1.0)
             raise StartupError(f"cannot listen on {self.config.host}:{self.config.port}: "
                                f"{exc.strerror or exc}") from None
+        if self.ocpp is not None:
+            try:
+                ocpp_host, ocpp_port = await self.ocpp.start()
+            except OSError as exc:
+                await self.gateway.close()
+                await self.bridge.stop(1.0)
+                raise StartupError(f"cannot listen for OCPP on {self.config.ocpp[0]}:"
+                                   f"{self.config.ocpp[1]}: {exc.strerror or exc}") from None
+            log("notice", f"OCPP 1.6J gateway listening on {ocpp_host}:{ocpp_port} "
+                          f"(ws{'s' if self.config.ssl_context else ''}://.../ocpp/CP_ID)")
+        if self.web is not None:
+            await self._start_web()
         tasks = [asyncio.create_task(self.registry.watchdog()),
                  asyncio.create_task(self._expire_starts()),
                  asyncio.create_task(self.gateway.sweep())]
@@ -135,6 +193,11 @@ class Central:
         for task in tasks:
             task.cancel()
         await self.gateway.close()
+        if self.ocpp is not None:
+            await self.ocpp.close()
+        if self.web is not None:
+            await self.web.stop()
+        self.status_feed.stop()
         await self.sessions.drain(3.0)
         await self.bridge.stop()
         self.db.close()

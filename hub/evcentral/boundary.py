@@ -1,8 +1,10 @@
 """The one boundary where a message meets its handler and errors become replies.
 
-The first message on a channel says who is talking (auth_request: a Monitor,
-manual_command: an operator, a driver request: a Driver); from then on only
-that peer's message types are accepted. Validation, routing and handler
+The first message on a channel says who is talking (auth_request naming
+cp_id: a Monitor, auth_request naming driver_id: a Driver, manual_command: an
+operator); from then on only that peer's message types are accepted. A driver
+request on a connection that has not authenticated reaches the driver
+handlers, which refuse it. Validation, routing and handler
 failures all end here as an error_response naming the problem, and the
 channel stays usable.
 """
@@ -15,8 +17,9 @@ from evcentral.cp_handlers import MONITOR_TYPES, CpHandlers
 from evcentral.driver_handlers import DRIVER_TYPES, DriverHandlers
 from evcentral.registry import Channel
 from evwire import error_response, validate
+from evwire import types as t
 from evwire.dispatch import Dispatcher
-from evwire.errors import UnknownTypeError, WireError
+from evwire.errors import RejectedError, UnknownTypeError, WireError
 from evwire.trace import log, trace
 
 ROLE_MONITOR = "monitor"
@@ -28,7 +31,7 @@ class Router:
     def __init__(self, monitor: CpHandlers, driver: DriverHandlers, admin: AdminHandlers):
         self.dispatchers = {
             ROLE_MONITOR: Dispatcher(monitor, MONITOR_TYPES),
-            ROLE_DRIVER: Dispatcher(driver, DRIVER_TYPES),
+            ROLE_DRIVER: Dispatcher(driver, (t.AUTH_REQUEST, *DRIVER_TYPES)),
             ROLE_ADMIN: Dispatcher(admin, ADMIN_TYPES),
         }
         self.role_of_type = {msg_type: role for role, d in self.dispatchers.items()
@@ -36,7 +39,10 @@ class Router:
 
     def resolve(self, msg: dict, channel: Channel):
         """The bound handler for msg on this channel; raises WireError."""
-        role = channel.role or self.role_of_type.get(msg.get("type"))
+        if not isinstance(msg.get("type"), str):
+            validate(msg)  # raises, naming the bad 'type' (a map there is unhashable below)
+        role = self._auth_role(msg, channel) if msg.get("type") == t.AUTH_REQUEST \
+            else channel.role or self.role_of_type.get(msg.get("type"))
         if role is None:
             validate(msg)  # names a missing field or an unknown type precisely
             raise UnknownTypeError(f"unexpected message type '{msg['type']}': a connection "
@@ -50,6 +56,20 @@ class Router:
                                    "connection") from None
         channel.role = role
         return handler
+
+    @staticmethod
+    def _auth_role(msg: dict, channel: Channel) -> str:
+        """auth_request names cp_id (a Monitor) or driver_id (a Driver), never both."""
+        has_cp, has_driver = "cp_id" in msg, "driver_id" in msg
+        if has_cp == has_driver:
+            validate(msg)
+            raise RejectedError("auth_request must name either cp_id (a charge point) or "
+                                "driver_id (a driver), exactly one")
+        role = ROLE_DRIVER if has_driver else ROLE_MONITOR
+        if channel.role is not None and channel.role != role:
+            raise UnknownTypeError(f"unexpected {role} auth_request on a {channel.role} "
+                                   "connection")
+        return role
 
 
 async def dispatch(router: Router, msg: dict, channel: Channel) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import ssl
 import sys
 
 from evcentral import logsink, provision_cli
+from evcentral.admin_cli import RemovedSecretFlag
 from evcentral.config import (
     DEFAULT_HEARTBEAT_TIMEOUT_S,
     DEFAULT_KAFKA_REQUEST_TTL_S,
@@ -18,8 +20,13 @@ from evcentral.config import (
     DEFAULT_START_TIMEOUT_S,
     Config,
 )
+from evcentral.tls import TLSConfigError, check_listen, server_context
 from evcharge.cliargs import count, positive
+from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
+from evkafka import properties
 from evkafka.broker import parse_hostport
+from evkafka.client import use_security
+from evkafka.properties import KafkaConfigError
 from evwire.trace import LEVELS, configure
 
 ENV_ADMIN_TOKEN = "EVCHARGE_ADMIN_TOKEN"
@@ -35,7 +42,7 @@ def _hostport(text: str) -> tuple[str, int]:
 
 def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="evcharge central",
+        prog="evcharge central", allow_abbrev=False,
         description="Run Central: TCP gateway for Monitors, Drivers and operators, sessions and "
                     "billing in SQLite, Kafka telemetry. Provisioning: evcharge central "
                     f"{{{','.join(provision_cli.COMMANDS)}}} --help")
@@ -46,11 +53,29 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--kafka", metavar="HOST:PORT",
                    help="Kafka bootstrap servers (default: the local broker at 127.0.0.1:9092, "
                         "started in the background if none runs)")
+    tls = p.add_argument_group("TLS and Kafka security (docs/SECURITY.md)")
+    tls.add_argument("--tls-cert", metavar="PEM",
+                     help="serve TLS with this certificate (chain) on --listen")
+    tls.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (0600)")
+    tls.add_argument("--tls-client-ca", metavar="PEM",
+                     help="verify client certificates (Monitors may present one) against "
+                          "this CA; a certificate that does not chain to it is refused")
+    tls.add_argument("--insecure", action="store_true",
+                     help="allow a plaintext listener on a non-loopback address")
+    tls.add_argument("--kafka-config", metavar="FILE",
+                     help="librdkafka security properties (key=value lines: "
+                          "security.protocol, sasl.*, ssl.*), e.g. SASL_SSL with SCRAM")
+    p.add_argument("--http", type=_hostport, metavar="HOST:PORT",
+                   help="also serve the operator's web console, the driver page and the "
+                        "REST API here (docs/WEB.md); TLS as --listen")
     p.add_argument("--price-per-kwh", type=positive, default=DEFAULT_PRICE_PER_KWH,
                    help="price of CPs without their own (default %(default)s)")
-    p.add_argument("--admin-token", default=os.environ.get(ENV_ADMIN_TOKEN),
-                   help=f"token operators must present (default: ${ENV_ADMIN_TOKEN}; "
-                        "none: admin commands refused)")
+    p.add_argument("--admin-token-file", metavar="PATH",
+                   help="file (mode 0600) holding the token operators must present (default: "
+                        f"${ENV_ADMIN_TOKEN}; neither: admin commands refused). Never on the "
+                        "command line: anyone on the host can read argv")
+    p.add_argument("--admin-token", action=RemovedSecretFlag,
+                   instead=f"--admin-token-file PATH or ${ENV_ADMIN_TOKEN}")
     p.add_argument("--heartbeat-timeout", type=positive,
                    default=DEFAULT_HEARTBEAT_TIMEOUT_S,
                    help="seconds without any message before a CP is DISCONNECTED "
@@ -63,7 +88,9 @@ def run_parser() -> argparse.ArgumentParser:
                    help="charge requests read from Kafka older than this many seconds (and "
                         "without expires_at) are refused, not started (default %(default)s)")
     p.add_argument("--require-known-drivers", action="store_true",
-                   help="refuse drivers not added with `evcharge central add-driver`")
+                   help="refuse a driver id typed at a charge point (walk-up) unless added "
+                        "with `evcharge central add-driver`; socket and Kafka drivers "
+                        "always prove a provisioned credential")
     p.add_argument("--max-frame", type=count, default=4096,
                    help="largest frame payload accepted, bytes (default %(default)s)")
     p.add_argument("--max-connections", type=count, default=10000,
@@ -75,28 +102,89 @@ def run_parser() -> argparse.ArgumentParser:
                         "(default %(default)s)")
     p.add_argument("--drain-timeout", type=positive, default=10.0,
                    help="seconds a client may leave output unread (default %(default)s)")
+    p.add_argument("--auth-timeout", type=positive, default=5.0,
+                   help="close a connection that has not authenticated within this many "
+                        "seconds (default %(default)s)")
+    p.add_argument("--max-connections-per-address", type=count, default=64,
+                   help="connections one address may hold (default %(default)s; loopback "
+                        "addresses are exempt unless --cap-loopback)")
+    p.add_argument("--cap-loopback", action="store_true",
+                   help="apply --max-connections-per-address to 127.0.0.1 and ::1 too")
     p.add_argument("--kafka-timeout", type=positive, default=15.0,
                    help="seconds to wait for Kafka before listening anyway (default %(default)s)")
+    p.add_argument("--time-scale", type=positive, default=1.0,
+                   help="simulated seconds per real second of the CPs' virtual hardware "
+                        "(demos; 1 for real chargers): scales the energy a CP's power "
+                        "allows before its session is disputed (default %(default)s)")
+    ocpp = p.add_argument_group("OCPP 1.6J gateway (docs/OCPP.md)")
+    ocpp.add_argument("--ocpp", type=_hostport, metavar="HOST:PORT",
+                      help="also accept OCPP 1.6J charge points over WebSocket at "
+                           "/ocpp/{cp_id} (HTTP Basic: cp_id and its add-cp secret; TLS with "
+                           "--tls-cert/--tls-key)")
+    ocpp.add_argument("--ocpp-heartbeat-interval", type=count, default=60,
+                      help="Heartbeat interval told to OCPP chargers, seconds (default "
+                           "%(default)s; WebSocket pings keep them alive in between)")
     p.add_argument("--log-level", choices=sorted(LEVELS, key=LEVELS.get), default="info")
     return p
 
 
+def admin_token_of(path: str | None) -> str | None:
+    """The admin token from the file, else $EVCHARGE_ADMIN_TOKEN, else None (admin off)."""
+    if path:
+        return read_secret_file(path)
+    token = os.environ.get(ENV_ADMIN_TOKEN, "").strip()
+    return check_secret(token, f"${ENV_ADMIN_TOKEN}") if token else None
+
+
+def _tls_of(ns: argparse.Namespace) -> ssl.SSLContext | None:
+    """The listener's TLS context (None: plaintext, refused off loopback unless --insecure)."""
+    if bool(ns.tls_cert) != bool(ns.tls_key):
+        raise TLSConfigError("--tls-cert and --tls-key go together")
+    if ns.tls_client_ca and not ns.tls_cert:
+        raise TLSConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+    check_listen(ns.listen[0], bool(ns.tls_cert), ns.insecure)
+    if ns.ocpp:  # Basic passwords in the clear otherwise (OCPP security profile 1)
+        check_listen(ns.ocpp[0], bool(ns.tls_cert), ns.insecure)
+    if ns.http:  # the same rule for the web port: plaintext only on loopback
+        check_listen(ns.http[0], bool(ns.tls_cert), ns.insecure)
+    return server_context(ns.tls_cert, ns.tls_key, ns.tls_client_ca) if ns.tls_cert else None
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Whatever Central creates (its database and the -wal/-shm beside it, the
+    # secrets-box key) is for its own user only: billing data and CP secrets.
+    os.umask(0o077)
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in provision_cli.COMMANDS:
         return provision_cli.main(args)
     if args and args[0] == "run":
         args = args[1:]
     ns = run_parser().parse_args(args)
+    try:
+        admin_token = admin_token_of(ns.admin_token_file)
+    except SecretFileError as exc:
+        print(f"evcharge central: error: admin token: {exc}", file=sys.stderr)
+        return 2
+    try:
+        ssl_context = _tls_of(ns)
+        if ns.kafka_config:
+            use_security(properties.load(ns.kafka_config))
+    except (TLSConfigError, KafkaConfigError) as exc:
+        print(f"evcharge central: error: {exc}", file=sys.stderr)
+        return 2
     config = Config(
         host=ns.listen[0], port=ns.listen[1], db_path=ns.db, kafka=ns.kafka,
-        price_per_kwh=ns.price_per_kwh, admin_token=ns.admin_token or None,
+        price_per_kwh=ns.price_per_kwh, admin_token=admin_token,
         heartbeat_timeout=ns.heartbeat_timeout, require_known_drivers=ns.require_known_drivers,
         max_frame=ns.max_frame, max_connections=ns.max_connections,
         idle_timeout=ns.idle_timeout, write_buffer_limit=ns.write_buffer_limit,
         drain_timeout=ns.drain_timeout, start_timeout=ns.start_timeout,
+        auth_timeout=ns.auth_timeout, max_connections_per_address=ns.max_connections_per_address,
+        cap_loopback=ns.cap_loopback,
         kafka_request_ttl=ns.kafka_request_ttl,
-        kafka_timeout=ns.kafka_timeout, log_level=ns.log_level,
+        kafka_timeout=ns.kafka_timeout, log_level=ns.log_level, time_scale=ns.time_scale,
+        ssl_context=ssl_context, http=ns.http,
+        ocpp=ns.ocpp, ocpp_heartbeat_interval=max(1, ns.ocpp_heartbeat_interval),
     )
     configure(tier="evcharge-central", level=config.log_level, sink=logsink.SINK)
     from evcentral.app import Central, StartupError  # heavy imports only when running

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from evwire import DEFAULT_MAX
 
 if TYPE_CHECKING:
+    import ssl
+
     from evcentral.audit import AuditTrail
     from evcentral.auth import Authenticator
     from evcentral.db import Database
@@ -35,12 +37,26 @@ class Config:
     idle_timeout: float = 600.0  # close connections silent this long (Monitors beat every second)
     write_buffer_limit: int = 256 * 1024  # bytes queued to one slow client before it is dropped
     drain_timeout: float = 10.0  # a client that accepts nothing for this long is dropped
+    auth_timeout: float = 5.0  # a connection not authenticated this long after accept is closed
+    # Connections one address may hold; loopback is exempt unless cap_loopback (server.py).
+    max_connections_per_address: int = 64
+    cap_loopback: bool = False
     auth_skew: int = 120
     kafka_request_ttl: float = DEFAULT_KAFKA_REQUEST_TTL_S  # stale Kafka charge requests
     start_timeout: float = DEFAULT_START_TIMEOUT_S  # unanswered start -> failed session
     kafka_timeout: float = 15.0  # wait this long for Kafka before listening anyway
     history_limit: int = 20
+    # Simulated seconds per real second of the CPs' virtual hardware (evsim --time-scale;
+    # 1 for real chargers): the energy a CP's power allows in a session scales with it.
+    time_scale: float = 1.0
     log_level: str = "info"
+    # TLS on the listener (--tls-cert/--tls-key, evcentral.tls); None: plaintext.
+    ssl_context: ssl.SSLContext | None = None
+    # The web console and REST API (--http HOST:PORT, evweb); None: not served.
+    http: tuple[str, int] | None = None
+    # OCPP 1.6J gateway (--ocpp HOST:PORT, hub/evocpp); None: off.
+    ocpp: tuple[str, int] | None = None
+    ocpp_heartbeat_interval: int = 60  # seconds, told to chargers in BootNotification
 
 
 @dataclass

@@ -6,7 +6,8 @@ later message must name the authenticated cp_id. Notifications are one-way
 """
 from __future__ import annotations
 
-from evcentral.auth import AuthFailure
+from evcentral.auth import BAD_CREDENTIALS, BAD_CREDENTIALS_TEXT, CP, AuthFailure
+from evcentral.auth_gate import authenticate
 from evcentral.charging import ChargeDesk, ChargeRefused
 from evcentral.config import Hub
 from evcentral.registry import Channel, ChargePoint
@@ -46,17 +47,17 @@ class CpHandlers:
         return cp
 
     async def auth_request(self, msg: dict, channel: Channel) -> dict | None:
+        # The boundary sends an auth_request naming driver_id to DriverHandlers.
         try:
-            cp_id = self.hub.authenticator.verify(msg)
+            cp_id = await authenticate(self.hub, CP, msg["cp_id"], msg, channel)
         except AuthFailure as denial:
-            log("warning", f"auth of {msg['cp_id']} refused ({denial.reason}): {denial}")
             channel.send(refused(msg, str(denial), reason=denial.reason))
             channel.close(f"authentication failed ({denial.reason})")
             return None
         cp = self.registry.get(cp_id)
-        if cp is None:  # removed between the secret lookup and now
-            channel.send(refused(msg, f"unknown charge point {cp_id}", reason="unknown_cp"))
-            channel.close("authentication failed (unknown_cp)")
+        if cp is None:  # removed between the secret lookup and now: as if unknown
+            channel.send(refused(msg, BAD_CREDENTIALS_TEXT, reason=BAD_CREDENTIALS))
+            channel.close(f"authentication failed ({BAD_CREDENTIALS})")
             return None
         if channel.cp_id is not None and channel.cp_id != cp_id:
             self.registry.detach(channel)  # one connection speaks for one CP at a time

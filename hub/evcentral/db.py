@@ -77,6 +77,17 @@ CREATE TABLE IF NOT EXISTS audit (     -- see audit.py
     result  TEXT NOT NULL,
     detail  TEXT
 );
+CREATE TABLE IF NOT EXISTS dead_letters (  -- see dead_letters.py: a bounded copy for admin
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    at               INTEGER NOT NULL,
+    reason           TEXT NOT NULL,
+    source_topic     TEXT NOT NULL,
+    source_partition INTEGER NOT NULL,
+    source_offset    INTEGER NOT NULL,
+    record_key       TEXT,
+    value            BLOB,
+    UNIQUE (source_topic, source_partition, source_offset)
+);
 """
 
 # Columns added after a table was first created: a database made by an earlier
@@ -85,6 +96,10 @@ CREATE TABLE IF NOT EXISTS audit (     -- see audit.py
 # go in SCHEMA above. One entry per column: (table, column, declaration).
 ADDED_COLUMNS: list[tuple[str, str, str]] = [
     ("drivers", "secret_enc", "BLOB"),
+    # Central bills energy x its own price; the CP's total_cost is kept for comparison,
+    # and a session whose energy its CP's power cannot explain is `disputed` (sessions.py)
+    ("sessions", "cp_cost", "REAL"),
+    ("sessions", "dispute_reason", "TEXT"),
 ]
 
 

@@ -1,18 +1,50 @@
-"""What a Driver asks Central (over TCP, or over Kafka as a fallback), one handler per type."""
+"""What a Driver asks Central (over TCP, or over Kafka as a fallback), one handler per type.
+
+A driver speaks only for itself: on a socket its first message is an
+auth_request naming driver_id (the same MAC as a charge point's, keyed with
+the driver's secret), and every later request must name that driver; a Kafka
+request's channel carries the driver_id whose secret signed the record
+(kafka_records.py). So a driver sees, charges and stops only as itself.
+"""
 from __future__ import annotations
 
+from evcentral.auth import DRIVER, AuthFailure
+from evcentral.auth_gate import authenticate
 from evcentral.charging import ChargeDesk, ChargeRefused
 from evcentral.config import Hub
 from evcentral.registry import Channel, ChargePoint
 from evcentral.replies import ok, refused
 from evwire import make
 from evwire import types as t
+from evwire.errors import RejectedError
+from evwire.trace import log
 
 DRIVER_TYPES = (
     t.CHARGE_REQUEST, t.STOP_CHARGING_REQUEST, t.AVAILABLE_CPS_REQUEST,
     t.SESSION_HISTORY_REQUEST,
 )
 MAX_HISTORY = 500
+
+
+class NotAuthenticated(RejectedError):
+    code = "not_authenticated"
+
+
+class WrongDriver(RejectedError):
+    code = "driver_mismatch"
+
+
+def driver_of(msg: dict, channel: Channel) -> str:
+    """The driver this channel proved to be, which msg must name if it names one."""
+    authenticated = getattr(channel, "driver_id", None)
+    if not authenticated:
+        raise NotAuthenticated(f"{msg['type']}: not authenticated: a driver connection starts "
+                               "with auth_request (driver_id and the driver's MAC)")
+    named = msg.get("driver_id")
+    if named is not None and named != authenticated:
+        raise WrongDriver(f"{msg['type']}: this connection is authenticated as driver "
+                          f"{authenticated}, not {named}")
+    return authenticated
 
 
 def cp_map(hub: Hub, cp: ChargePoint) -> dict:
@@ -31,8 +63,22 @@ class DriverHandlers:
         self.hub = hub
         self.desk = desk
 
+    async def auth_request(self, msg: dict, channel: Channel) -> dict | None:
+        if getattr(channel, "origin", "socket") != "socket":
+            raise RejectedError("auth_request belongs on Central's socket; requests by Kafka "
+                                "carry a mac instead")
+        try:
+            driver_id = await authenticate(self.hub, DRIVER, msg["driver_id"], msg, channel)
+        except AuthFailure as denial:
+            channel.send(refused(msg, str(denial), reason=denial.reason))
+            channel.close(f"authentication failed ({denial.reason})")
+            return None
+        channel.driver_id = driver_id  # type: ignore[attr-defined]  # a driver connection now
+        log("info", f"driver {driver_id} authenticated")
+        return ok(msg, message=f"authenticated as driver {driver_id}")
+
     async def charge_request(self, msg: dict, channel: Channel) -> dict:
-        cp_id, driver_id = msg["cp_id"], msg["driver_id"]
+        cp_id, driver_id = msg["cp_id"], driver_of(msg, channel)
         origin = getattr(channel, "origin", "socket")
         try:
             session, is_new = self.desk.open(cp_id, driver_id, msg["message_id"], origin)
@@ -46,7 +92,7 @@ class DriverHandlers:
                        price_per_kwh=session.price_per_kwh)
 
     async def stop_charging_request(self, msg: dict, channel: Channel) -> dict:
-        driver_id = msg.get("driver_id")
+        driver_id = driver_of(msg, channel)
         try:
             session = self.desk.stop(msg["cp_id"], msg["session_id"], driver_id)
         except ChargeRefused as denial:
@@ -56,19 +102,21 @@ class DriverHandlers:
                        session_id=session.session_id, **_driver(driver_id))
 
     async def available_cps_request(self, msg: dict, channel: Channel) -> dict:
+        driver_of(msg, channel)
         self.hub.registry.refresh()
         points = [cp_map(self.hub, cp) for _id, cp in sorted(self.hub.registry.cps.items())]
         return make(t.AVAILABLE_CPS_RESPONSE, msg["message_id"], status=t.SUCCESS,
                     charging_points=points, driver_id=msg["driver_id"])
 
     async def session_history_request(self, msg: dict, channel: Channel) -> dict:
+        driver_id = driver_of(msg, channel)
         limit = msg.get("limit") or self.hub.config.history_limit
         limit = max(1, min(MAX_HISTORY, limit))
         live = self.hub.sessions.live
-        rows = self.hub.sessions.store.history(msg["driver_id"], limit)
+        rows = self.hub.sessions.store.history(driver_id, limit)
         sessions = [live.get(row.session_id, row).summary() for row in rows]
         return make(t.SESSION_HISTORY_RESPONSE, msg["message_id"], status=t.SUCCESS,
-                    sessions=sessions, driver_id=msg["driver_id"])
+                    sessions=sessions, driver_id=driver_id)
 
 
 def _driver(driver_id: str | None) -> dict:

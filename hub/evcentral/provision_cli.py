@@ -14,8 +14,10 @@ import sys
 from evcentral.db import Database, ProvisioningError
 from evcentral.secrets_box import SecretBoxError
 from evcharge.cliargs import positive
+from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
 
-COMMANDS = ("add-cp", "remove-cp", "list-cps", "add-driver", "remove-driver", "list-drivers")
+COMMANDS = ("add-cp", "remove-cp", "list-cps", "add-driver", "remove-driver", "list-drivers",
+            "set-driver-secret")
 
 
 
@@ -37,7 +39,12 @@ def parser() -> argparse.ArgumentParser:
                                                     "the Monitor's registration updates it)")
     add.add_argument("--price-per-kwh", type=positive,
                      help="its own price (default: Central's --price-per-kwh)")
-    add.add_argument("--secret", help="shared secret for auth (default: generated and printed)")
+    add_how = add.add_mutually_exclusive_group()
+    add_how.add_argument("--secret-file", metavar="F",
+                         help="read the CP's secret from F (mode 0600; preferred: the Monitor's "
+                              "--secret-file reads the same file)")
+    add_how.add_argument("--secret", help="shared secret for auth (default: generated and "
+                                          "printed; visible in ps: prefer --secret-file)")
     rm = sub.add_parser("remove-cp", help="remove a charge point (its sessions stay)")
     rm.add_argument("cp_id", type=_ident)
     sub.add_parser("list-cps", help="list provisioned charge points")
@@ -45,14 +52,41 @@ def parser() -> argparse.ArgumentParser:
     add_d.add_argument("driver_id", type=_ident)
     add_d.add_argument("--name", default="", help="the driver's name")
     add_d.add_argument("--card", type=_ident, help="RFID card UID for walk-up charging")
+    _secret_options(add_d)
     rm_d = sub.add_parser("remove-driver", help="remove a driver")
     rm_d.add_argument("driver_id", type=_ident)
     sub.add_parser("list-drivers", help="list registered drivers")
+    rot = sub.add_parser("set-driver-secret", help="give a driver a new secret (rotation): the "
+                                                   "old one stops working at once")
+    rot.add_argument("driver_id", type=_ident)
+    _secret_options(rot)
     for name, sp in sub.choices.items():
         sp.add_argument("--db", required=True, metavar="PATH", help="Central's SQLite database")
         if name.startswith("list"):
             sp.add_argument("--json", action="store_true", help="machine-readable output")
     return p
+
+
+def _secret_options(sp: argparse.ArgumentParser) -> None:
+    how = sp.add_mutually_exclusive_group()
+    how.add_argument("--secret-file", metavar="F",
+                     help="read the driver's secret from F (mode 0600; preferred)")
+    how.add_argument("--secret", help="the driver's secret (visible in ps and shell history: "
+                                      "prefer --secret-file)")
+
+
+def _driver_secret(ns: argparse.Namespace) -> tuple[str, bool]:
+    """(secret, generated): from --secret-file, --secret, or a new random one."""
+    if ns.secret_file:
+        return read_secret_file(ns.secret_file), False
+    if ns.secret is not None:
+        return check_secret(ns.secret, "--secret"), False
+    return secrets.token_urlsafe(24), True
+
+
+def _show_generated() -> None:
+    print("(give it to the driver: `evcharge driver --secret-file F` or "
+          "$EVCHARGE_DRIVER_SECRET; it is not shown again)")
 
 
 def main(argv: list[str]) -> int:
@@ -65,8 +99,8 @@ def main(argv: list[str]) -> int:
         return 1
     try:
         return ACTIONS[ns.command](db, ns)
-    except ProvisioningError as exc:
-        print(f"evcharge central {ns.command}: {exc}", file=sys.stderr)
+    except (ProvisioningError, SecretFileError) as exc:
+        print(f"evcharge central {ns.command}: error: {exc}", file=sys.stderr)
         return 1
     except (sqlite3.Error, SecretBoxError) as exc:
         print(f"evcharge central {ns.command}: database error: {exc}", file=sys.stderr)
@@ -76,6 +110,8 @@ def main(argv: list[str]) -> int:
 
 
 def add_cp(db: Database, ns: argparse.Namespace) -> int:
+    if ns.secret_file:
+        ns.secret = read_secret_file(ns.secret_file)
     if db.cp(ns.cp_id) is not None:
         db.update_cp(ns.cp_id, ns.location, ns.max_kw, ns.price_per_kwh, ns.secret)
         print(f"updated {ns.cp_id}" + (" (new secret)" if ns.secret else ""))
@@ -85,7 +121,8 @@ def add_cp(db: Database, ns: argparse.Namespace) -> int:
     print(f"added {ns.cp_id}")
     if not ns.secret:
         print(f"secret: {secret}")
-        print("(give it to the charge point's Monitor: --secret; it is not shown again)")
+        print("(give it to the charge point's Monitor in a 0600 file: --secret-file; "
+              "it is not shown again)")
     return 0
 
 
@@ -110,8 +147,25 @@ def list_cps(db: Database, ns: argparse.Namespace) -> int:
 
 
 def add_driver(db: Database, ns: argparse.Namespace) -> int:
+    secret, generated = _driver_secret(ns)  # a bad secret file fails before anything is added
     db.add_driver(ns.driver_id, ns.name, ns.card)
+    db.set_driver_secret(ns.driver_id, secret)
     print(f"added driver {ns.driver_id}" + (f" (card {ns.card})" if ns.card else ""))
+    if generated:
+        print(f"secret: {secret}")
+        _show_generated()
+    return 0
+
+
+def set_driver_secret(db: Database, ns: argparse.Namespace) -> int:
+    if db.driver(ns.driver_id) is None:
+        raise ProvisioningError(f"unknown driver {ns.driver_id}")
+    secret, generated = _driver_secret(ns)
+    db.set_driver_secret(ns.driver_id, secret)
+    print(f"new secret for driver {ns.driver_id}: the old one no longer authenticates")
+    if generated:
+        print(f"secret: {secret}")
+        _show_generated()
     return 0
 
 
@@ -139,4 +193,5 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
 
 
 ACTIONS = {"add-cp": add_cp, "remove-cp": remove_cp, "list-cps": list_cps,
-           "add-driver": add_driver, "remove-driver": remove_driver, "list-drivers": list_drivers}
+           "add-driver": add_driver, "remove-driver": remove_driver, "list-drivers": list_drivers,
+           "set-driver-secret": set_driver_secret}

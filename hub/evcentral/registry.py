@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -51,6 +52,8 @@ class ChargePoint:
     waiting_for_vehicle: str | None = None  # session authorised here, its car not plugged in
     synced: bool = False  # operator state checked against the Monitor's since it connected
     shown: str = t.CP_DISCONNECTED  # last state the watchdog logged
+    protocol: str = "evwire"  # how its connection speaks: evwire (a Monitor) or ocpp
+    unavailable: bool = False  # an OCPP charger reports itself Unavailable: shown STOPPED
 
     def connected(self, now: float, timeout: float) -> bool:
         conn = self.connection
@@ -59,7 +62,7 @@ class ChargePoint:
     def status(self, now: float, timeout: float) -> str:
         if not self.connected(now, timeout):
             return t.CP_DISCONNECTED
-        if self.stopped:
+        if self.stopped or self.unavailable:
             return t.CP_STOPPED
         if self.faulted:
             return t.CP_FAULTED
@@ -81,6 +84,8 @@ class Registry:
         self.heartbeat_timeout = heartbeat_timeout
         self.default_price = default_price
         self.cps: dict[str, ChargePoint] = {}
+        # Told every state change (evcentral.status_feed: the cp-status topic).
+        self.on_change: Callable[[ChargePoint, str], None] | None = None
         self.refresh()
 
     def now(self) -> float:
@@ -128,6 +133,8 @@ class Registry:
             old.cp_id = None  # its close must not detach the new connection
             old.close("replaced by a newer connection of the same charge point")
         cp.connection = channel
+        cp.protocol = getattr(channel, "protocol", "evwire")
+        cp.unavailable = False
         cp.registered = False
         cp.synced = False
         cp.reported = t.CP_AVAILABLE
@@ -161,6 +168,8 @@ class Registry:
         if state != cp.shown:
             log("info", f"{cp.cp_id}: {cp.shown} -> {state}" + (f" ({why})" if why else ""))
             cp.shown = state
+            if self.on_change is not None:
+                self.on_change(cp, why)
 
     def note(self, cp: ChargePoint, why: str = "") -> None:
         self._note(cp, why)

@@ -6,10 +6,18 @@ that does not read cannot stall anyone else. Its pending output is bounded
 (--write-buffer-limit) and must drain within --drain-timeout, otherwise the
 connection is dropped. Bad frames are counted by the FrameDecoder and
 answered with one error_response naming the problem; the connection stays.
+
+Strangers are bounded too: a connection that has not proved who it is (a CP's
+or a driver's auth_request, or an admin command with the right token) within
+--auth-timeout is closed, however many bytes it trickles; and one address may
+hold at most --max-connections-per-address connections. Loopback is exempt
+from that cap unless --cap-loopback (the load generator and the demo connect
+thousands of CPs from 127.0.0.1; a stranger on this host is out of scope).
 """
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 
 from evcentral.boundary import Router, dispatch
@@ -33,13 +41,24 @@ class Connection:
         self.config = config
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.role: str | None = None
         self.cp_id: str | None = None
-        self.last_message = time.monotonic()
+        self.driver_id: str | None = None  # set by a driver's successful auth_request
+        self.admin = False  # set by an admin command carrying the right token
+        self.opened = time.monotonic()
+        # While a message is being handled (an auth_request or admin command may wait
+        # out the failure throttle, up to 5 s) the auth timeout waits for its answer.
+        self.dispatching = False
+        self.last_message = self.opened
         self.last_bytes = self.last_message
         self.closing = False
         self._stall_since: float | None = None
         self._stall_size = 0
+
+    @property
+    def authenticated(self) -> bool:
+        return self.cp_id is not None or self.driver_id is not None or self.admin
 
     def describe(self) -> str:
         who = self.cp_id or self.role or "new client"
@@ -92,13 +111,19 @@ class Gateway:
         self.router = router
         self.registry = registry
         self.connections: set[Connection] = set()
+        self.per_address: dict[str, int] = {}  # host -> open connections (capped hosts only)
         self.server: asyncio.Server | None = None
         self.frames_in = 0
         self.bad_frames = 0
 
     async def start(self) -> tuple[str, int]:
-        self.server = await asyncio.start_server(self._serve, self.config.host, self.config.port,
-                                                 backlog=1024, reuse_address=True)
+        # With TLS, a peer that does not finish the handshake (plaintext, a wrong
+        # CA, a stranger who connects and waits) is closed within --auth-timeout,
+        # before it costs a Connection.
+        tls = self.config.ssl_context
+        self.server = await asyncio.start_server(
+            self._serve, self.config.host, self.config.port, backlog=1024, reuse_address=True,
+            ssl=tls, ssl_handshake_timeout=self.config.auth_timeout if tls else None)
         host, port = self.server.sockets[0].getsockname()[:2]
         return host, port
 
@@ -110,6 +135,16 @@ class Gateway:
                                      None, "too_many_connections"))
             conn.close("connection limit reached")
             return
+        capped = self._capped(conn.host)
+        if capped and self.per_address.get(conn.host, 0) >= \
+                self.config.max_connections_per_address:
+            conn.send(error_response(f"too many connections from {conn.host} (limit "
+                                     f"{self.config.max_connections_per_address})",
+                                     None, "too_many_connections"))
+            conn.close("per-address connection limit reached")
+            return
+        if capped:
+            self.per_address[conn.host] = self.per_address.get(conn.host, 0) + 1
         self.connections.add(conn)
         try:
             await self._read_loop(conn, reader)
@@ -117,9 +152,24 @@ class Gateway:
             log("info", f"{conn.describe()} connection error: {exc}")
         finally:
             self.connections.discard(conn)
+            if capped:
+                left = self.per_address.pop(conn.host, 1) - 1
+                if left > 0:
+                    self.per_address[conn.host] = left
             self.registry.detach(conn)
             if not conn.closing:
                 conn.close("peer closed the connection")
+
+    def _capped(self, host: str) -> bool:
+        """Does the per-address cap apply to host? Not to loopback, unless --cap-loopback."""
+        if self.config.cap_loopback:
+            return True
+        try:
+            ip = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return True  # not an IP address (a Unix socket?): count it
+        mapped = getattr(ip, "ipv4_mapped", None)
+        return not (ip.is_loopback or (mapped is not None and mapped.is_loopback))
 
     async def _read_loop(self, conn: Connection, reader: asyncio.StreamReader) -> None:
         decoder = FrameDecoder(self.config.max_frame)
@@ -139,16 +189,32 @@ class Gateway:
                 self.frames_in += 1
                 conn.last_message = time.monotonic()
                 trace("recv", msg)
-                await dispatch(self.router, msg, conn)
-                if conn.closing:
+                conn.dispatching = True
+                try:
+                    await dispatch(self.router, msg, conn)
+                finally:
+                    conn.dispatching = False
+                if conn.closing or self._expire_stranger(conn, time.monotonic()):
                     return
 
+    def _expire_stranger(self, conn: Connection, now: float) -> bool:
+        """Close conn if it has not authenticated within --auth-timeout; True if closed."""
+        if conn.authenticated or now - conn.opened <= self.config.auth_timeout:
+            return False
+        text = f"not authenticated within {self.config.auth_timeout:g} s"
+        conn.send(error_response(text, None, "auth_timeout"))
+        conn.close(text)
+        return True
+
     async def sweep(self) -> None:
-        """Drop idle connections and those whose output does not drain."""
+        """Drop strangers that did not authenticate in time, idle connections and
+        those whose output does not drain."""
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             now = time.monotonic()
             for conn in list(self.connections):
+                if conn.closing or (not conn.dispatching and self._expire_stranger(conn, now)):
+                    continue
                 if now - conn.last_bytes > self.config.idle_timeout:
                     conn.close(f"idle for {self.config.idle_timeout:g} s")
                 elif not conn.closing:

@@ -15,6 +15,9 @@ LIVE_STATUSES = ("starting", "active", "interrupted")
 STATUS_COMPLETED = "completed"  # the Engine's charge_completion arrived
 STATUS_FAILED = "failed"  # the start command failed: zero energy
 STATUS_CLOSED = "closed"  # an operator closed it with the last known energy
+# The CP reported more energy than its power allows in the session's time: not billed,
+# the driver's ticket says so and an operator sees it in `admin sessions`.
+STATUS_DISPUTED = "disputed"
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Session:
     ended_at: int | None = None
     finalised: bool = False
     ticket_sent: bool = False
+    cp_cost: float | None = None  # the CP's own total_cost (Central bills its own figure)
+    dispute_reason: str | None = None
 
     @property
     def live(self) -> bool:
@@ -57,6 +62,8 @@ class Session:
             "reason": self.reason,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
+            "cp_cost": None if self.cp_cost is None else round(self.cp_cost, 2),
+            "dispute_reason": self.dispute_reason,
         }
 
 
@@ -107,6 +114,17 @@ class SessionStore:
             "SELECT * FROM sessions ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))
         return [_session(r) for r in rows]
 
+    def find(self, cp_id: str | None, driver_id: str | None, since: int | None,
+             until: int | None, limit: int) -> list[Session]:
+        """Newest first, each filter applied when given (the REST API's GET /sessions)."""
+        rows = self.conn.execute(
+            "SELECT * FROM sessions WHERE (? IS NULL OR cp_id = ?) AND (? IS NULL OR"
+            " driver_id = ?) AND started_at >= ? AND started_at <= ?"
+            " ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            (cp_id, cp_id, driver_id, driver_id, since or 0,
+             2**62 if until is None else until, limit))
+        return [_session(r) for r in rows]
+
     def set_status(self, session_id: str, status: str) -> None:
         with self.db.transaction() as c:
             c.execute("UPDATE sessions SET status = ?, updated_at = ? WHERE session_id = ?"
@@ -142,10 +160,12 @@ class SessionStore:
             updated = c.execute(
                 "UPDATE sessions SET status = ?, energy_kwh = ?, cost = ?, rate_kw = 0,"
                 " meter_start_kwh = COALESCE(?, meter_start_kwh), meter_stop_kwh = ?, reason = ?,"
-                " ended_at = ?, updated_at = ?, finalised = 1, ticket = ?, ticket_sent = 0"
+                " ended_at = ?, updated_at = ?, finalised = 1, ticket = ?, ticket_sent = 0,"
+                " cp_cost = ?, dispute_reason = ?"
                 " WHERE session_id = ? AND (finalised = 0 OR (? AND status = ?))",
                 (final.status, final.energy_kwh, final.cost, final.meter_start_kwh,
                  final.meter_stop_kwh, final.reason, final.ended_at, now_s(), ticket,
+                 final.cp_cost, final.dispute_reason,
                  final.session_id, int(over_failed_start), STATUS_FAILED)).rowcount
         return updated == 1
 

@@ -12,11 +12,13 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
+from evcentral.billing import central_cost, cost_difference, energy_dispute
 from evcentral.db import now_s
 from evcentral.registry import ChargePoint, Registry
 from evcentral.session_store import (
     STATUS_CLOSED,
     STATUS_COMPLETED,
+    STATUS_DISPUTED,
     STATUS_FAILED,
     Session,
     SessionStore,
@@ -36,10 +38,14 @@ def progress_percent(energy_kwh: float) -> int:
 
 
 class Sessions:
-    def __init__(self, store: SessionStore, registry: Registry, publish: Publish):
+    def __init__(self, store: SessionStore, registry: Registry, publish: Publish,
+                 time_scale: float = 1.0):
         self.store = store
         self.registry = registry
         self.publish = publish
+        # Simulated seconds per real second of virtual hardware (demos): the energy a
+        # CP's power allows in a session scales with it (billing.energy_dispute).
+        self.time_scale = time_scale
         self.live: dict[str, Session] = {}
         # A driver has one live session at most (ChargeDesk refuses a second): an index,
         # so a charge request does not scan every live session of a large network.
@@ -49,6 +55,8 @@ class Sessions:
         # them together once the batch is handled.
         self.tickets_due: dict[str, Session] = {}
         self._background: set[asyncio.Task] = set()
+        # Told session start, live figures and end (evcentral.status_feed: cp-status).
+        self.on_event: Callable[[Session, str], None] = lambda _session, _event: None
 
     # -- lookups ---------------------------------------------------------------
     def restore(self) -> None:
@@ -90,6 +98,7 @@ class Sessions:
         cp.session = session
         log("info", f"session {session.session_id} starting: driver {driver_id} at {cp.cp_id}"
                     f" ({origin}), {session.price_per_kwh} per kWh")
+        self.on_event(session, t.STATUS_EVENT_SESSION_START)
         return session
 
     def confirm(self, session: Session) -> None:
@@ -166,7 +175,7 @@ class Sessions:
             log("info", f"charging_data for session {msg['session_id']} that is not live: ignored")
             return []
         session.energy_kwh = float(msg["energy_consumed_kwh"])
-        session.cost = float(msg["total_cost"])
+        session.cost = central_cost(session.energy_kwh, session.price_per_kwh)  # not the CP's
         session.rate_kw = float(msg["charging_rate"])
         session.updated_at = now_s()
         cp = self.registry.cps.get(session.cp_id)
@@ -178,6 +187,7 @@ class Sessions:
             session.status = "active"
             self._note_cp(session)
         self._dirty[session.session_id] = session
+        self.on_event(session, t.STATUS_EVENT_SESSION_LIVE)
         return [self.publish(session.driver_id, raw),
                 self.publish(session.driver_id,
                              dumps(self._status_update(session, "charging")))]
@@ -185,8 +195,8 @@ class Sessions:
     def flush_live(self) -> None:
         """Store the batch's live values in one transaction (called per Kafka batch)."""
         dirty = [s for s in self._dirty.values() if s.live]
-        self._dirty.clear()
         self.store.save_live_values(dirty)
+        self._dirty.clear()  # only once stored: a busy database keeps them for the retry
 
     async def charge_completion(self, msg: dict, raw: bytes) -> None:
         """Finalise once; the ticket is queued in tickets_due for the batch to send."""
@@ -196,25 +206,27 @@ class Sessions:
             log("warning", f"charge_completion for unknown session {session_id}: ignored")
             self.store.record_processed(msg["message_id"], "unknown_session")
             return
-        final = self._final(session, STATUS_COMPLETED, msg.get("reason") or "completed",
-                            energy=float(msg["energy_consumed_kwh"]),
-                            cost=float(msg["total_cost"]))
+        energy = float(msg["energy_consumed_kwh"])
+        # Central is the authority on money: energy x the price agreed at the start,
+        # unless the CP's power cannot explain the energy (then nothing is billed).
+        dispute = energy_dispute(energy, session.max_kw, now_s() - session.started_at,
+                                 self.time_scale)
+        final = self._final(session, STATUS_DISPUTED if dispute else STATUS_COMPLETED,
+                            msg.get("reason") or "completed", energy=energy,
+                            cost=0.0 if dispute else central_cost(energy, session.price_per_kwh))
+        final.cp_cost = float(msg["total_cost"])
+        final.dispute_reason = dispute
         final.meter_start_kwh = msg.get("meter_start_kwh")
         final.meter_stop_kwh = msg.get("meter_stop_kwh")
         if isinstance(msg.get("timestamp"), int):
             final.ended_at = msg["timestamp"]
-        expected = round(final.energy_kwh * session.price_per_kwh, 2)
-        if abs(expected - final.cost) > 0.011:
-            log("warning", f"session {session_id}: Engine billed {final.cost}, "
-                           f"energy x price is {expected}")
         failed_before = session.status == STATUS_FAILED
-        if self._finalise(final, raw, msg["message_id"], "charge_completion",
-                          over_failed_start=final.energy_kwh > 0):
+        if self._finalise(final, completion_ticket(msg, final), msg["message_id"],
+                          "charge_completion", over_failed_start=final.energy_kwh > 0):
             if failed_before:
                 log("warning", f"session {session_id}: its start was reported failed, but the "
                                "Engine charged: billing the Engine's completion")
-            log("info", f"session {session_id} billed: {final.energy_kwh:.3f} kWh, "
-                        f"{final.cost:.2f} ({final.reason})")
+            self._log_billed(final)
         else:
             log("info", f"charge_completion {msg['message_id']} for session {session_id}: "
                         "already finalised, nothing changes")
@@ -223,6 +235,19 @@ class Sessions:
             self.tickets_due[session_id] = stored  # sent with the batch's other tickets
 
     # -- helpers ---------------------------------------------------------------------------
+    def _log_billed(self, final: Session) -> None:
+        if final.dispute_reason:
+            log("warning", f"session {final.session_id} disputed, not billed: "
+                           f"{final.dispute_reason}")
+            return
+        log("info", f"session {final.session_id} billed: {final.energy_kwh:.3f} kWh, "
+                    f"{final.cost:.2f} ({final.reason})")
+        diff = cost_difference(final.cp_cost or 0.0, final.cost)
+        if diff is not None:
+            log("warning", f"session {final.session_id}: the CP reported a cost of "
+                           f"{final.cp_cost:.2f}, Central bills {final.cost:.2f} "
+                           f"(energy x agreed price); difference {diff:+.2f} recorded")
+
     def _final(self, session: Session, status: str, reason: str, energy: float,
                cost: float) -> Session:
         now = now_s()
@@ -239,6 +264,7 @@ class Sessions:
             del self._by_driver[live.driver_id]
         if live is not None:
             live.__dict__.update(final.__dict__)
+            self.on_event(live, t.STATUS_EVENT_SESSION_END)
             cp = self.registry.cps.get(final.cp_id)
             if cp is not None and cp.session is live:
                 cp.session = None
@@ -298,6 +324,18 @@ class Sessions:
         """Give background deliveries a moment at shutdown."""
         if self._background:
             await asyncio.wait(list(self._background), timeout=timeout)
+
+
+def completion_ticket(msg: dict, final: Session) -> bytes:
+    """The driver's ticket: the CP's completion with Central's cost (its own `mac`
+    dropped: Central vouches for the ticket). A disputed session's ticket bills
+    nothing and says reason `disputed`; an operator settles it by hand."""
+    ticket = {k: v for k, v in msg.items() if k != "mac"}
+    ticket["total_cost"] = round(final.cost, 2)
+    ticket["price_per_kwh"] = final.price_per_kwh
+    if final.dispute_reason:
+        ticket["reason"] = STATUS_DISPUTED
+    return dumps(ticket)
 
 
 async def _await_delivery(future: asyncio.Future, msg: dict) -> None:

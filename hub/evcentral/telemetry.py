@@ -4,8 +4,11 @@ delivery reports, both handed to and from the asyncio loop.
 confluent-kafka blocks, so consumption runs in its own thread. Each batch is
 handed to the loop (run_coroutine_threadsafe) and the thread waits until the
 loop has stored its effects and seen every delivery report of what it
-produced; only then are the offsets committed. If handling fails the same
-batch is retried (effects are idempotent), never skipped. A second thread
+produced; only then are the offsets committed. A poison record is the
+handler's business (it dead-letters that record and goes on); what reaches
+the bridge as a failure is transient (database busy, broker away), so the same
+batch is retried with bounded exponential back-off, never skipped; the
+handler skips the records it already handled in an earlier attempt. A second thread
 polls the producer so delivery reports arrive without delay; the reports of
 one poll round are handed to the loop together (one wake-up of the loop per
 round, not one per record: at thousands of records a second the wake-ups
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import CancelledError
@@ -28,6 +30,9 @@ from evkafka.names import all_topics
 from evwire.trace import log
 
 RETRY_DELAY_S = 1.0
+# Back-off of a batch whose handling failed (transient): doubles up to the maximum.
+BATCH_RETRY_FIRST_S = 0.05
+BATCH_RETRY_MAX_S = 5.0
 # A batch is handed to the loop when it is full or after this wait: short, so that
 # under light load a record does not sit waiting for others to fill the batch.
 BATCH_WAIT_S = 0.02
@@ -71,6 +76,7 @@ class KafkaBridge:
         self._threads: list[threading.Thread] = []
         self.records_in = 0
         self.records_out = 0
+        self.batch_retries = 0
 
     # -- producing (call from the loop thread) --------------------------------
     def publish(self, topic: str, key: str, value: bytes) -> asyncio.Future:
@@ -184,6 +190,7 @@ class KafkaBridge:
     def _run_until_stored(self, handler: BatchHandler, batch: list[Record]) -> bool:
         """True once the loop stored the batch's effects; False if stopping first."""
         assert self.loop is not None
+        delay = BATCH_RETRY_FIRST_S
         while not self._stopping.is_set():
             done = asyncio.run_coroutine_threadsafe(handler(batch), self.loop)
             while True:
@@ -198,10 +205,12 @@ class KafkaBridge:
                         return False
                 except CancelledError:  # the loop is shutting down: nothing was committed
                     return False
-                except Exception as exc:  # any failure: the batch is retried, never skipped
-                    log("error", f"kafka: handling {len(batch)} record(s) failed ({exc!r}); "
-                                 f"retrying in {RETRY_DELAY_S:g} s without committing")
-                    time.sleep(RETRY_DELAY_S)
+                except Exception as exc:  # transient: the batch is retried, never skipped
+                    self.batch_retries += 1
+                    log("warning", f"kafka: handling {len(batch)} record(s) failed ({exc!r}); "
+                                   f"retrying in {delay:g} s without committing")
+                    self._stopping.wait(delay)
+                    delay = min(delay * 2, BATCH_RETRY_MAX_S)
                     break
         return False
 

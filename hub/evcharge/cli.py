@@ -18,7 +18,9 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "broker": ("evkafka.broker", "main", "run the local Kafka-protocol broker"),
     "admin": ("evcentral.admin_cli", "main", "operator commands against a running Central"),
     "driver": ("evdriver.cli", "main", "the EV driver's client"),
+    "mqtt-bridge": ("evmqtt.cli", "main", "charge point state on MQTT, Home Assistant"),
     "demo": ("evcharge.demo", "main", "run a whole network on this machine"),
+    "pki": ("evcharge.pki", "main", "a private CA: TLS certificates for Central"),
 }
 
 

@@ -31,6 +31,7 @@ from evkafka.broker import parse_hostport
 DRIVERS = ["D1", "D2"]
 CP_POWERS_KW = [11.0, 7.4, 22.0]
 MAX_CPS = 9
+OCPP_CP = "WB1"  # the demo's OCPP wallbox (--ocpp)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -52,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, default=30.0,
                    help="simulated seconds per real second on the virtual hardware (default 30)")
     p.add_argument("--kwh", type=float, default=0.8, help="energy per service (default 0.8)")
+    p.add_argument("--mqtt", nargs="?", const="embedded", metavar="HOST:PORT",
+                   help="also run the MQTT bridge (docs/MQTT.md): on this broker, or without"
+                        " HOST:PORT on its embedded one at 127.0.0.1:1883")
+    p.add_argument("--ocpp", action="store_true",
+                   help=f"add a commercial OCPP 1.6J wallbox ({OCPP_CP}, simulated) beside the "
+                        "MicroPython charge points (docs/OCPP.md)")
     return p
 
 
@@ -69,6 +76,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
             parse_hostport(args.kafka)
         except argparse.ArgumentTypeError as exc:
             parser.error(f"--kafka: {exc}")
+    if args.mqtt and args.mqtt != "embedded":
+        try:
+            parse_hostport(args.mqtt)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"--mqtt: {exc}")
     if args.workdir is not None and (args.workdir / "central.sqlite3").exists():
         parser.error(f"--workdir {args.workdir} holds an earlier network: give a new folder")
     return args
@@ -80,22 +92,26 @@ def network_spec(args: argparse.Namespace, workdir: Path) -> NetworkSpec:
     # On a shared broker a fresh topic prefix keeps earlier runs' records out.
     namespace = f"demo{uuid.uuid4().hex[:8]}." if args.kafka else ""
     return NetworkSpec(workdir, cps=cps, drivers=list(DRIVERS), runtime=args.runtime,
-                       kafka=args.kafka, kafka_namespace=namespace,
-                       timers=Timers(time_scale=args.time_scale))
+                       kafka=args.kafka, kafka_namespace=namespace, ocpp=args.ocpp,
+                       timers=Timers(time_scale=args.time_scale), http=True)
 
 
 def explore_help(net: Network) -> str:
     ns = net.spec.kafka_namespace
     env = f"EVCHARGE_KAFKA_NAMESPACE={ns} " if ns else ""
     cp1 = net.spec.cps[0].cp_id
+    d1 = f"--id D1 --secret-file {net.spec.driver_secret_file('D1')}"
     return "\n".join([
         "The network keeps running. Explore it from another terminal:",
-        f"  evcharge admin --central {net.central_address} --token {net.spec.admin_token} "
-        "list --watch",
-        f"  {env}evcharge driver --id D1 --central {net.central_address} --kafka {net.kafka} list",
-        f"  {env}evcharge driver --id D1 --central {net.central_address} --kafka {net.kafka} "
+        f"  evcharge admin --central {net.central_address} "
+        f"--admin-token-file {net.spec.admin_token_file} list --watch",
+        f"  {env}evcharge driver {d1} --central {net.central_address} --kafka {net.kafka} list",
+        f"  {env}evcharge driver {d1} --central {net.central_address} --kafka {net.kafka} "
         f"charge {cp1} --kwh 1",
         f"  evcharge sim-hw --control {net.control_path(cp1)} --send unplug   (the car leaves)",
+        f"  web console: {net.http_url} (admin token in {net.spec.admin_token_file}); "
+        f"driver page: {net.http_url}driver (D1's secret in "
+        f"{net.spec.driver_secret_file('D1')})",
         f"Logs: {net.workdir / 'logs'}. Ctrl-C stops everything.",
     ])
 
@@ -108,15 +124,38 @@ def tell(net: Network, say: Narrator, args: argparse.Namespace) -> bool:
     net.start()
     say.say(f"network up: Central at {net.central_address}, Kafka at {net.kafka}, price "
             f"{net.spec.price_per_kwh:.2f} EUR/kWh")
+    say.say(f"web console at {net.http_url} (sign in with the admin token in "
+            f"{net.spec.admin_token_file})")
+    if args.mqtt:
+        from evmqtt.demo import start_bridge, watch_help
+
+        start_bridge(net, args.mqtt)
+        say.say("MQTT bridge up (Home Assistant discovery under homeassistant/)")
+        say.plain(watch_help(args.mqtt))
     meters_before = {cp.cp_id: net.meter_kwh(cp.cp_id) for cp in net.spec.cps}
+    if args.ocpp:
+        from evcharge.harness import ocpp
+
+        ocpp.start_wallbox(net, OCPP_CP, "Plaza Mayor, wallbox", 11.0)
+        say.say(f"OCPP wallbox {OCPP_CP} connected at {ocpp.charger_url(net)} (OCPP 1.6J, "
+                "HTTP Basic)")
+        meters_before[OCPP_CP] = ocpp.meter_kwh(net, OCPP_CP)
     cp_ids = [cp.cp_id for cp in net.spec.cps]
     story = DemoRun(net, say, Plan(kwh_per_service=args.kwh, crash_cp=cp_ids[0],
                                    stop_cp=cp_ids[-1]))
     story.play(net.workdir)
+    if args.ocpp:
+        say.say(f"D1 charges {args.kwh:g} kWh at the OCPP wallbox {OCPP_CP}: RemoteStart, "
+                "MeterValues, RemoteStop, StopTransaction")
+        done = net.driver("D1", "charge", OCPP_CP, "--kwh", f"{args.kwh:g}", timeout=300)
+        if done.returncode != 0:
+            say.say(f"charging at {OCPP_CP} failed: {done.stderr.strip()[-300:]}", "fail")
     say.say("both drivers are done; waiting until Central has finalised every session")
     wait_until(lambda: all(s["finalised"] for s in net.db_sessions()), timeout=60,
                what="every session finalised at Central")
     meters_after = {cp_id: net.meter_kwh(cp_id) for cp_id in cp_ids}
+    if args.ocpp:
+        meters_after[OCPP_CP] = ocpp.meter_kwh(net, OCPP_CP)
     sessions = net.db_sessions()
     checks = billing.meter_checks(sessions, meters_before, meters_after)
     return report(say, sessions, DRIVERS, checks, story.driver_problems())

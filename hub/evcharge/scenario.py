@@ -98,7 +98,9 @@ class DemoRun:
         files = services_files(cp_ids, self.net.spec.drivers, folder)
         for driver_id, path in files.items():
             visits = ", ".join(path.read_text().split())
-            self.say.operator(f"{driver_id} starts `evcharge driver run {path.name} "
+            secret = self.net.spec.driver_secret_file(driver_id)  # 0600, from provisioning
+            self.say.operator(f"{driver_id} starts `evcharge driver --secret-file "
+                              f"{secret.relative_to(self.net.workdir)} run {path.name} "
                               f"--kwh {self.plan.kwh_per_service:g}` ({visits})")
             self.runs[driver_id] = self.net.start_driver(
                 driver_id, "run", str(path), "--kwh", f"{self.plan.kwh_per_service:g}",

@@ -10,27 +10,34 @@ import argparse
 import os
 import re
 import signal
+import ssl
 import sys
 import traceback
 from pathlib import Path
 from types import FrameType
 
 from evcharge.cliargs import count, non_negative, positive
+from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
+from evcharge.tlsclient import TLSClientError, client_context
 from evdriver.commands import cmd_charge, cmd_history, cmd_list, cmd_stop, cmd_watch
 from evdriver.context import DriverContext, Settings
-from evdriver.errors import EXIT_FAILED, EXIT_USAGE, DriverExit, Interrupted
+from evdriver.errors import EXIT_FAILED, EXIT_USAGE, DriverExit, Interrupted, UsageError
 from evdriver.logsink import kafka_logger, open_log
 from evdriver.render import JsonOutput, TextOutput
 from evdriver.services import read_services, run_services
 from evdriver.session import Limits
 from evdriver.tickets import default_state_dir
+from evkafka import properties
 from evkafka.broker import DEFAULT_LOCAL_BROKER, parse_hostport
+from evkafka.client import use_security
+from evkafka.properties import KafkaConfigError
 from evwire import trace
 
 DRIVER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ENV_CENTRAL = "EVCHARGE_CENTRAL"
 ENV_KAFKA = "EVCHARGE_KAFKA"
 ENV_DRIVER = "EVCHARGE_DRIVER_ID"
+ENV_SECRET = "EVCHARGE_DRIVER_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 # command -> (function, needs the event stream)
 COMMANDS = {
@@ -53,11 +60,19 @@ def add_connection_options(parser: argparse.ArgumentParser, defaults: bool) -> N
 
     parser.add_argument("--id", dest="driver_id", default=d(os.environ.get(ENV_DRIVER)),
                         help=f"driver id (or ${ENV_DRIVER})")
+    parser.add_argument("--secret-file", metavar="F", default=d(None),
+                        help=f"file (mode 0600) holding the driver's secret (or ${ENV_SECRET}; "
+                             "never on the command line)")
     parser.add_argument("--central", default=d(os.environ.get(ENV_CENTRAL)),
                         help=f"Central's address HOST:PORT (or ${ENV_CENTRAL})")
     parser.add_argument("--kafka", default=d(os.environ.get(ENV_KAFKA, DEFAULT_LOCAL_BROKER)),
                         help=f"Kafka bootstrap HOST:PORT (or ${ENV_KAFKA}; "
                              f"default {DEFAULT_LOCAL_BROKER})")
+    parser.add_argument("--ca", metavar="PEM", default=d(None),
+                        help="speak TLS to Central, verifying its certificate against this CA")
+    parser.add_argument("--kafka-config", metavar="FILE", default=d(None),
+                        help="librdkafka security properties (key=value: security.protocol, "
+                             "sasl.*, ssl.*) for Kafka, e.g. SASL_SSL with SCRAM")
     parser.add_argument("--json", action="store_true", default=d(False),
                         help="one JSON object per line, for scripts")
     parser.add_argument("--state-dir", type=Path, default=d(None),
@@ -134,11 +149,35 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
+def driver_secret(args: argparse.Namespace) -> str:
+    """The secret from --secret-file, else $EVCHARGE_DRIVER_SECRET; UsageError if neither."""
+    try:
+        if args.secret_file:
+            return read_secret_file(args.secret_file)
+        if os.environ.get(ENV_SECRET) is not None:
+            return check_secret(os.environ[ENV_SECRET], f"${ENV_SECRET}")
+    except SecretFileError as exc:
+        raise UsageError(f"error: {exc}") from None
+    raise UsageError(f"error: the driver's secret is needed: --secret-file F (mode 0600) or "
+                     f"${ENV_SECRET} (`evcharge central add-driver` made it)")
+
+
+def security_from(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """--kafka-config into every Kafka client; the TLS context of --ca. UsageError if bad."""
+    try:
+        if args.kafka_config:
+            use_security(properties.load(args.kafka_config))
+        return client_context(args.ca) if args.ca else None
+    except (TLSClientError, KafkaConfigError) as exc:
+        raise UsageError(f"error: {exc}") from None
+
+
+def settings_from(args: argparse.Namespace, secret: str = "") -> Settings:
     host, port = parse_hostport(args.central)
-    return Settings(driver_id=args.driver_id, central_host=host, central_port=port,
+    return Settings(driver_id=args.driver_id, secret=secret, central_host=host, central_port=port,
                     kafka=args.kafka, state_dir=args.state_dir or default_state_dir(),
-                    timeout=args.timeout, reconnect_grace=args.reconnect_grace, json=args.json)
+                    timeout=args.timeout, reconnect_grace=args.reconnect_grace, json=args.json,
+                    tls=security_from(args))
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -146,13 +185,18 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # the ticket book, lock and log in the state dir: this user's only
     try:
         args = parse(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse: usage message already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     output = JsonOutput() if args.json else TextOutput()
     signal.signal(signal.SIGTERM, _terminate)
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args, driver_secret(args))
+    except DriverExit as exc:
+        output.error(str(exc), exc.exit_code)
+        return exc.exit_code
     ctx = None
     try:
         cps = read_services(args.file) if args.command == "run" else []

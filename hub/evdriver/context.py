@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from evdriver.events import EVENT_TYPES, EventStream
 from evdriver.kafka_link import KafkaLink
 from evdriver.model import Ticket
 from evdriver.render import JsonOutput, TextOutput
-from evdriver.socket_link import SocketLink
+from evdriver.socket_link import Credentials, SocketLink
 from evdriver.tickets import DriverLock, TicketBook, prepare_state_dir
 from evdriver.transport import CentralClient
 from evwire.dispatch import Dispatcher
@@ -27,6 +28,7 @@ LOCK_WAIT_S = 5.0
 @dataclass
 class Settings:
     driver_id: str
+    secret: str  # proves driver_id: auth_request on the socket, the mac of Kafka requests
     central_host: str
     central_port: int
     kafka: str
@@ -34,6 +36,7 @@ class Settings:
     timeout: float
     reconnect_grace: float
     json: bool
+    tls: ssl.SSLContext | None = None  # --ca: TLS to Central
 
 
 class DriverContext:
@@ -59,9 +62,11 @@ class DriverContext:
         """
         s = self.settings
         kafka_up = kafka_port_open(s.kafka)
-        kafka_link = KafkaLink(s.kafka, s.driver_id, s.timeout, self.kafka_logger) \
+        kafka_link = KafkaLink(s.kafka, s.driver_id, s.secret, s.timeout, self.kafka_logger) \
             if kafka_up else None
-        self.client = CentralClient(SocketLink(s.central_host, s.central_port, s.timeout),
+        socket_link = SocketLink(s.central_host, s.central_port, s.timeout,
+                                 Credentials(s.driver_id, s.secret), s.tls)
+        self.client = CentralClient(socket_link,
                                     kafka_link, self.output.notice)
         self.client.start()
         if kafka_link is None:

@@ -21,6 +21,7 @@ from evkafka import names
 from evkafka.client import (
     AssignedConsumer,
     KafkaUnavailable,
+    admin_config,
     ensure_topics,
     retry_while_coordinator_settles,
 )
@@ -149,6 +150,6 @@ def end_offsets(bootstrap: str, parts: list[TopicPartition], spec: OffsetSpec,
     """Offsets of `parts` (one admin request; per-partition watermark queries are slow)."""
     request = {TopicPartition(tp.topic, tp.partition): spec for tp in parts}
     # The client must outlive the futures: they never resolve otherwise.
-    client = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3, "logger": logger})
+    client = AdminClient(admin_config(bootstrap, logger=logger))
     futures = client.list_offsets(request, request_timeout=timeout)
     return {tp.partition: future.result(timeout + 1).offset for tp, future in futures.items()}

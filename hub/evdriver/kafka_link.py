@@ -1,6 +1,8 @@
 """The fallback path to Central: requests on driver-requests, answers on driver-events.
 
-Used when Central's socket cannot be reached (the seed's hybrid mode). The
+Used when Central's socket cannot be reached (the seed's hybrid mode). Each
+request is signed (`mac`, evwire.auth.sign_record with the driver's secret):
+Central acts only on records that verify. The
 answer is picked out of driver-events by its message_id with a private
 consumer that starts at the topic's end and never commits, so it neither
 needs nor disturbs the driver's own event group.
@@ -18,13 +20,16 @@ from evdriver.errors import LinkDown
 from evdriver.events import end_offsets
 from evkafka import names
 from evkafka.client import consumer_config, make_producer
+from evwire.auth import sign_record
 from evwire.trace import log, trace
 
 
 class KafkaLink:
-    def __init__(self, bootstrap: str, driver_id: str, timeout: float, logger: logging.Logger):
+    def __init__(self, bootstrap: str, driver_id: str, secret: str, timeout: float,
+                 logger: logging.Logger):
         self.bootstrap = bootstrap
         self.driver_id = driver_id
+        self._secret = secret
         self.timeout = timeout
         self.logger = logger
         self.producer = make_producer(bootstrap, client_id=f"evdriver-{driver_id}", logger=logger)
@@ -57,8 +62,9 @@ class KafkaLink:
         return consumer
 
     def _produce(self, msg: dict) -> None:
+        signed = sign_record(dict(msg), self._secret)  # the caller's msg stays unsigned
         self.producer.produce(names.driver_requests(), key=self.driver_id.encode(),
-                              value=evwire.dumps(msg))
+                              value=evwire.dumps(signed))
         if self.producer.flush(self.timeout) > 0:
             raise LinkDown(f"Kafka at {self.bootstrap} did not take the request "
                            f"within {self.timeout:g} s")

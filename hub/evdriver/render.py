@@ -1,7 +1,10 @@
 """How the driver shows things: text for people (a live line on a terminal,
 plain lines otherwise) or one JSON object per line for scripts.
 
-Only ASCII is written in text mode, so any terminal encoding shows it.
+Only ASCII is written in text mode, so any terminal encoding shows it. Text
+from Central (CP ids, locations, reasons, messages) is stripped of control
+characters before it reaches the terminal: an escape sequence planted in a
+location must not drive the driver's terminal.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import time
 from typing import TextIO
 
 from evdriver.model import Progress, ServiceResult, Ticket, describe_reason
+from evwire.trace import printable
 
 CURRENCY = "EUR"
 BAR_WIDTH = 20
@@ -52,7 +56,7 @@ class TextOutput:
 
     def _print(self, text: str) -> None:
         self._end_live_line()
-        print(text, file=self.out, flush=True)
+        print(_clean(text), file=self.out, flush=True)
 
     def _end_live_line(self) -> None:
         if self._line_open:
@@ -73,7 +77,7 @@ class TextOutput:
         figures = (f"{p.energy_kwh:8.3f} kWh  {p.rate_kw:6.2f} kW  {p.cost:8.2f} {CURRENCY}"
                    f"  {clock(p.elapsed_s)}")
         if self.live:
-            self.out.write(f"\r{p.cp_id} {progress_bar(p.progress)} {figures}\x1b[K")
+            self.out.write(f"\r{printable(p.cp_id)} {progress_bar(p.progress)} {figures}\x1b[K")
             self.out.flush()
             self._line_open = True
         else:
@@ -145,7 +149,7 @@ class TextOutput:
 
     def error(self, text: str, exit_code: int) -> None:
         self._end_live_line()
-        print(f"evcharge driver: {text}", file=self.err, flush=True)
+        print(f"evcharge driver: {_clean(text)}", file=self.err, flush=True)
 
 
 class JsonOutput:
@@ -190,7 +194,12 @@ class JsonOutput:
 
     def error(self, text: str, exit_code: int) -> None:
         self._emit({"result": "error", "exit_code": exit_code, "message": text})
-        print(f"evcharge driver: {text}", file=self.err, flush=True)
+        print(f"evcharge driver: {_clean(text)}", file=self.err, flush=True)
+
+
+def _clean(text: str) -> str:
+    """text without control characters, its line breaks kept."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))
 
 
 def _money(value: object) -> str:

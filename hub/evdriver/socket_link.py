@@ -3,15 +3,24 @@
 Central sends nothing unasked on a driver connection (events come by Kafka),
 so the link only reads while it waits for an answer. alive() notices a peer
 that closed (Central killed or restarted) without sending anything.
+
+Every connection starts with auth_request (driver_id and the MAC keyed with
+the driver's secret); a refusal ends the command (RequestFailed, exit 1): it
+is not a reason to try Kafka, where the same secret signs the requests.
 """
 from __future__ import annotations
 
 import select
 import socket
+import ssl
 import time
+from dataclasses import dataclass
 
 import evwire
-from evdriver.errors import LinkDown
+from evcharge.tlsclient import TLSClientError, wrap
+from evdriver.errors import LinkDown, RequestFailed
+from evwire import types as t
+from evwire.auth import make_driver_auth_request
 from evwire.trace import trace
 
 # Answers from Central may list many charge points or sessions: larger than
@@ -19,11 +28,23 @@ from evwire.trace import trace
 ANSWER_MAX_BYTES = 1 << 20
 
 
+@dataclass(frozen=True)
+class Credentials:
+    driver_id: str
+    secret: str
+
+    def __repr__(self) -> str:  # never the secret, whoever prints this
+        return f"Credentials({self.driver_id!r}, secret=...)"
+
+
 class SocketLink:
-    def __init__(self, host: str, port: int, timeout: float):
+    def __init__(self, host: str, port: int, timeout: float, credentials: Credentials,
+                 tls: ssl.SSLContext | None = None):
         self.host = host
         self.port = port
         self.timeout = timeout
+        self.credentials = credentials
+        self.tls = tls  # --ca: TLS to Central, its certificate verified (evcharge.tlsclient)
         self.sock: socket.socket | None = None
         self.decoder = evwire.FrameDecoder(ANSWER_MAX_BYTES)
 
@@ -39,7 +60,31 @@ class SocketLink:
         except OSError as exc:
             raise LinkDown(f"cannot connect to Central at {self.address} ({_reason(exc)})") from exc
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is not None:
+            self._start_tls(self.sock)
         self.decoder = evwire.FrameDecoder(ANSWER_MAX_BYTES)
+        self._authenticate()
+
+    def _start_tls(self, sock: socket.socket) -> None:
+        """Verified TLS over sock. A refused certificate ends the command (RequestFailed:
+        not a reason to try Kafka or to retry); a handshake cut short is LinkDown."""
+        try:
+            self.sock = wrap(sock, self.tls, self.host)
+        except TLSClientError as exc:
+            self.sock = None
+            if exc.refused:
+                raise RequestFailed(str(exc)) from None
+            raise LinkDown(str(exc)) from None
+
+    def _authenticate(self) -> None:
+        """auth_request first; RequestFailed if Central refuses (wrong secret, unknown id)."""
+        creds = self.credentials
+        answer = self.request(make_driver_auth_request(creds.driver_id, creds.secret))
+        if answer.get("type") == t.AUTH_RESPONSE and answer.get("status") == t.SUCCESS:
+            return
+        self.close()
+        why = answer.get("message") or answer.get("error") or answer.get("reason") or "refused"
+        raise RequestFailed(f"Central refused driver {creds.driver_id}: {why}")
 
     def alive(self) -> bool:
         """True while connected and the peer has not closed its end."""

@@ -81,7 +81,7 @@ class DriverLock:
         self.fd: int | None = None
 
     def acquire(self, wait: float) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + wait
         while True:
             try:

@@ -42,6 +42,24 @@ class KafkaUnavailable(RuntimeError):
     """The broker could not be reached in time."""
 
 
+# Connection security (SASL_SSL, SCRAM, CA file) from the tier's --kafka-config
+# (evkafka.properties), set once at start-up and merged into every client this
+# module configures: producers, consumers and admin clients alike, so no client
+# of the process can reach the cluster unauthenticated by being forgotten.
+_security: dict[str, str] = {}
+
+
+def use_security(props: dict[str, str]) -> None:
+    """Every client configured from now on carries props (a --kafka-config file)."""
+    _security.clear()
+    _security.update(props)
+
+
+def security() -> dict[str, str]:
+    """The connection-security settings in force (a copy; may hold a password)."""
+    return dict(_security)
+
+
 def producer_config(bootstrap: str, client_id: str = "evcharge") -> dict:
     return {
         "bootstrap.servers": bootstrap,
@@ -53,6 +71,7 @@ def producer_config(bootstrap: str, client_id: str = "evcharge") -> dict:
         "socket.keepalive.enable": True,
         "reconnect.backoff.max.ms": 2000,
         "log_level": 3,
+        **_security,
     }
 
 
@@ -78,11 +97,16 @@ def consumer_config(bootstrap: str, group_id: str, client_id: str = "evcharge") 
         "fetch.wait.max.ms": 100,
         "reconnect.backoff.max.ms": 2000,
         "log_level": 3,
+        **_security,
     }
 
 
+def admin_config(bootstrap: str, **overrides) -> dict:
+    return {"bootstrap.servers": bootstrap, "log_level": 3, **_security, **overrides}
+
+
 def admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    return AdminClient(admin_config(bootstrap))
 
 
 def wait_broker(bootstrap: str, timeout: float = 20.0) -> None:

@@ -35,6 +35,12 @@ def dead_letter() -> str:
     return namespace() + t.TOPIC_DEAD_LETTER
 
 
+def cp_status() -> str:
+    """Compacted: the latest cp_status record of each CP (key cp_id), for readers
+    other than Central (the MQTT bridge); created by evcentral.status_feed."""
+    return namespace() + t.TOPIC_CP_STATUS
+
+
 def central_group() -> str:
     return namespace() + t.CENTRAL_GROUP
 

@@ -6,25 +6,13 @@
 # Signed Kafka records (cp-events by a Monitor, driver-requests by a Driver):
 #   mac = lowercase hex HMAC-SHA256(secret UTF-8, dumps(message without "mac"))
 #   dumps is evwire's canonical CBOR, so every tier computes the same bytes.
-import hashlib
-
 from evwire import types as t
 from evwire.compat import hexlify, unix_time, urandom
+
+# The primitives live in evwire.link_auth, which the Engine's bundle carries (this module
+# it does not): one HMAC for every tier.
+from evwire.link_auth import constant_time_equal, hmac_sha256  # noqa: F401
 from evwire.messages import make
-
-_BLOCK = 64
-
-
-def hmac_sha256(key, data):
-    """HMAC-SHA256 (RFC 2104) from hashlib alone: MicroPython has no hmac."""
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key + b"\x00" * (_BLOCK - len(key))
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    inner.update(data)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    outer.update(inner.digest())
-    return outer.digest()
 
 
 def auth_text(peer_id, timestamp, nonce):
@@ -77,12 +65,3 @@ def record_verifies(msg, secret):
     if not isinstance(mac, str) or len(mac) != 64:
         return False
     return constant_time_equal(mac, record_mac(secret, msg))
-
-
-def constant_time_equal(a, b):
-    if len(a) != len(b):
-        return False
-    diff = 0
-    for x, y in zip(a, b):
-        diff |= ord(x) ^ ord(y)
-    return diff == 0

@@ -2,6 +2,7 @@
 # catalogue's conventions (a response echoes the request's message_id).
 from evwire import types as t
 from evwire.compat import hexlify, unix_time, urandom
+from evwire.schema import kind_ok
 
 
 def uuid4_from_bytes(raw):
@@ -77,11 +78,13 @@ def error_response(error, request=None, code="protocol_error"):
     message_id = None
     request_type = None
     if isinstance(request, dict):
+        # Echo only what the catalogue allows back: a refused message_id or
+        # an overlong type must not make the error_response itself invalid.
         mid = request.get("message_id")
-        if isinstance(mid, str) and mid:
+        if kind_ok(mid, "id"):
             message_id = mid
         rt = request.get("type")
-        if isinstance(rt, str):
+        if isinstance(rt, str) and len(rt) <= 64:
             request_type = rt
     return make(
         t.ERROR_RESPONSE,

@@ -5,7 +5,9 @@
 #
 # One line per type:  "type: required fields | optional fields"
 # Field spec: "name:kind" or "name:kind?" (the trailing ? allows null).
-# Kinds: str, int, num (int or float), bool, list, map, any.
+# Kinds: str, int, num (int or float), bool, list, map, any, and the named
+# kinds of _RULES below (id, txt, kwh, money, kw, price, ts, ...), which add
+# bounds: every number finite and in range, every text and list bounded.
 #
 # The catalogue is one string, not a table: on MicroPython a dict of tuples
 # of strings costs about 18 KB of heap, this text about 3 KB. A type's line is
@@ -22,72 +24,117 @@ from evwire.errors import UnknownTypeError, ValidationError
 _CATALOGUE = (
     "\n"
     # Monitor -> Engine
-    "health_check_request: id:str | cp_id:str timestamp:int\n"
-    "start_charging_command: cp_id:str session_id:str driver_id:str price_per_kwh:num"
-    " max_charging_rate_kw:num | timestamp:int connection_timeout_s:num\n"
-    "stop_charging_command: cp_id:str session_id:str | timestamp:int reason:str\n"
-    "charge_completion_ack: session_id:str | cp_id:str\n"
+    "health_check_request: id:id | cp_id:id timestamp:ts\n"
+    "start_charging_command: cp_id:id session_id:id driver_id:id price_per_kwh:price"
+    " max_charging_rate_kw:kw | timestamp:ts connection_timeout_s:secs\n"
+    "stop_charging_command: cp_id:id session_id:id | timestamp:ts reason:txt\n"
+    "charge_completion_ack: session_id:id | cp_id:id\n"
     # Monitor <-> Engine link authentication (mutual challenge-response, link key)
-    "link_hello: cp_id:str nonce:str |\n"
-    "link_challenge: nonce:str mac:str | cp_id:str\n"
+    "link_hello: cp_id:id nonce:id |\n"
+    "link_challenge: nonce:id mac:str | cp_id:id\n"
     "link_auth: mac:str |\n"
-    "link_auth_response: status:str | message:str\n"
+    "link_auth_response: status:str | message:txt\n"
     # Engine -> Monitor
-    "health_check_response: status:str engine_status:str is_charging:bool | cp_id:str"
-    " vehicle_connected:bool fault_type:str? meter_energy_kwh:num? session_id:str?"
-    " waiting_for_vehicle:bool timestamp:int\n"
-    "command_response: status:str message:str session_id:str? | cp_id:str command:str"
-    " waiting_for_vehicle:bool timestamp:int error:str\n"
-    "charging_data: cp_id:str session_id:str energy_consumed_kwh:num total_cost:num"
-    " charging_rate:num timestamp:int | driver_id:str meter_kwh:num created_ms:int voltage:num"
-    " current:num price_per_kwh:num mac:str\n"
-    "charge_completion: cp_id:str session_id:str energy_consumed_kwh:num total_cost:num"
-    " | reason:str meter_start_kwh:num? meter_stop_kwh:num? timestamp:int driver_id:str"
-    " price_per_kwh:num started_at:int duration_s:num meter_estimated:bool mac:str\n"
-    "error_response: error:str | status:str message:str code:str request_type:str? cp_id:str\n"
-    "local_charge_request: cp_id:str | driver_id:str card_uid:str timestamp:int\n"
+    "health_check_response: status:str engine_status:str is_charging:bool | cp_id:id"
+    " vehicle_connected:bool fault_type:str? meter_energy_kwh:kwh? session_id:id?"
+    " waiting_for_vehicle:bool timestamp:ts\n"
+    "command_response: status:str message:txt session_id:id? | cp_id:id command:str"
+    " waiting_for_vehicle:bool timestamp:ts error:txt\n"
+    "charging_data: cp_id:id session_id:id energy_consumed_kwh:kwh total_cost:money"
+    " charging_rate:kw timestamp:ts | driver_id:id meter_kwh:kwh created_ms:ms voltage:volts"
+    " current:amps price_per_kwh:price mac:str\n"
+    "charge_completion: cp_id:id session_id:id energy_consumed_kwh:kwh total_cost:money"
+    " | reason:txt meter_start_kwh:kwh? meter_stop_kwh:kwh? timestamp:ts driver_id:id"
+    " price_per_kwh:price started_at:ts duration_s:secs meter_estimated:bool mac:str\n"
+    "error_response: error:txt | status:str message:txt code:str request_type:str? cp_id:id\n"
+    "local_charge_request: cp_id:id | driver_id:id card_uid:id timestamp:ts\n"
     # Monitor -> Central
-    "auth_request: timestamp:int nonce:str mac:str | cp_id:str driver_id:str\n"
-    "register_request: cp_id:str timestamp:int max_charging_rate_kw:num | location:str\n"
-    "heartbeat_request: cp_id:str status:str timestamp:int | session_id:str?\n"
-    "status_update: cp_id:str status:str timestamp:int | reason:str?\n"
-    "fault_notification: cp_id:str fault_type:str timestamp:int | session_id:str? message:str\n"
-    "recovery_notification: cp_id:str timestamp:int |\n"
+    "auth_request: timestamp:ts nonce:id mac:str | cp_id:id driver_id:id\n"
+    "register_request: cp_id:id timestamp:ts max_charging_rate_kw:kw | location:str\n"
+    "heartbeat_request: cp_id:id status:str timestamp:ts | session_id:id?\n"
+    "status_update: cp_id:id status:str timestamp:ts | reason:txt?\n"
+    "fault_notification: cp_id:id fault_type:str timestamp:ts | session_id:id? message:txt\n"
+    "recovery_notification: cp_id:id timestamp:ts |\n"
     # Central -> Monitor
-    "auth_response: status:str message:str | reason:str?\n"
-    "register_response: status:str message:str | reason:str? cp_status:str price_per_kwh:num\n"
+    "auth_response: status:str message:txt | reason:txt?\n"
+    "register_response: status:str message:txt | reason:txt? cp_status:str price_per_kwh:price\n"
     "heartbeat_response: status:str | cp_status:str\n"
-    "stop_cp_command: cp_id:str | reason:str? timestamp:int\n"
-    "resume_cp_command: cp_id:str | timestamp:int\n"
-    "local_charge_response: status:str message:str cp_id:str | session_id:str? driver_id:str?"
-    " reason:str?\n"
+    "stop_cp_command: cp_id:id | reason:txt? timestamp:ts\n"
+    "resume_cp_command: cp_id:id | timestamp:ts\n"
+    "local_charge_response: status:str message:txt cp_id:id | session_id:id? driver_id:id?"
+    " reason:txt?\n"
     # Driver -> Central
-    "charge_request: cp_id:str driver_id:str timestamp:int | expires_at:int mac:str\n"
-    "stop_charging_request: cp_id:str session_id:str timestamp:int | driver_id:str mac:str\n"
-    "available_cps_request: driver_id:str timestamp:int | mac:str\n"
-    "session_history_request: driver_id:str timestamp:int | limit:int mac:str\n"
+    "charge_request: cp_id:id driver_id:id timestamp:ts | expires_at:ts mac:str\n"
+    "stop_charging_request: cp_id:id session_id:id timestamp:ts | driver_id:id mac:str\n"
+    "available_cps_request: driver_id:id timestamp:ts | mac:str\n"
+    "session_history_request: driver_id:id timestamp:ts | limit:lim mac:str\n"
     # Central -> Driver
-    "charge_request_response: status:str message:str session_id:str? cp_id:str"
-    " | price_per_kwh:num reason:str? driver_id:str\n"
-    "stop_charging_response: status:str message:str | session_id:str? driver_id:str reason:str?\n"
-    "available_cps_response: charging_points:list | status:str driver_id:str\n"
-    "session_history_response: status:str sessions:list | driver_id:str\n"
-    "charging_status_update: session_id:str cp_id:str status:str progress:int | driver_id:str"
-    " energy_consumed_kwh:num total_cost:num message:str timestamp:int\n"
-    "charge_completion_notification: cp_id:str session_id:str energy_consumed_kwh:num"
-    " total_cost:num | reason:str timestamp:int driver_id:str\n"
+    "charge_request_response: status:str message:txt session_id:id? cp_id:id"
+    " | price_per_kwh:price reason:txt? driver_id:id\n"
+    "stop_charging_response: status:str message:txt | session_id:id? driver_id:id reason:txt?\n"
+    "available_cps_response: charging_points:list | status:str driver_id:id\n"
+    "session_history_response: status:str sessions:list | driver_id:id\n"
+    "charging_status_update: session_id:id cp_id:id status:str progress:pct | driver_id:id"
+    " energy_consumed_kwh:kwh total_cost:money message:txt timestamp:ts\n"
+    "charge_completion_notification: cp_id:id session_id:id energy_consumed_kwh:kwh"
+    " total_cost:money | reason:txt timestamp:ts driver_id:id\n"
     # Admin -> Central
-    "manual_command: command:str | token:str? cp_id:str? session_id:str? reason:str?\n"
-    "manual_command_response: status:str message:str | data:any reason:str?\n"
+    "manual_command: command:str | token:str? cp_id:id? session_id:id? reason:txt?\n"
+    "manual_command_response: status:str message:txt | data:any reason:txt?\n"
+    # Central -> Kafka evcharge.cp-status (compacted, key cp_id: a CP's latest state)
+    "cp_status: cp_id:id state:str event:str timestamp:ts | location:txt session_id:id?"
+    " driver_id:id? power_kw:kw energy_kwh:kwh cost:money price_per_kwh:price max_kw:kw"
+    " reason:txt?\n"
     # Central -> Kafka evcharge.dead-letter (a record set aside, with why)
-    "dead_letter: reason:str source_topic:str source_partition:int source_offset:int"
-    " | key:str? value:any at:int\n"
+    "dead_letter: reason:txt source_topic:str source_partition:nat source_offset:nat"
+    " | key:txt? value:any at:nat\n"
 )
 
-# Kinds in the order of their words; parsed kinds are these very strings.
-_KINDS = ("str", "int", "num", "bool", "list", "map", "any")
-_KIND_WORDS = ("a text string", "an integer", "a number", "a boolean", "a list", "a map",
-               "anything")
+# Kinds: the base kinds str, int, num (int or float), bool, list, map, any,
+# and named kinds, each a base kind with bounds (docs/WIRE.md, "Ranges"):
+# a number must be finite and within the bounds; a text's length (an id's
+# too, whose characters are A-Z a-z 0-9 . _ : -) and a list's or map's items
+# at most the highest. One flat tuple, four items a kind (name, base, lowest,
+# highest): on MicroPython a dict of tuples held 1.9 KB of heap, this 0.7 KB,
+# and a lookup is one index(). The base kinds come first, so a name's first
+# occurrence is its own row.
+_KINDS = (
+    "str", "str", 0, 256,
+    "int", "int", None, None,
+    "num", "num", None, None,
+    "bool", "bool", None, None,
+    "list", "list", 0, 10000,
+    "map", "map", 0, 1000,
+    "any", "any", None, None,
+    "txt", "str", 0, 512,  # reasons, messages, errors
+    "id", "str", 1, 64,
+    "kwh", "num", 0, 10000000,  # energy: a meter register, kWh
+    "money", "num", 0, 1000000,  # a session's cost
+    "kw", "num", 0, 1000,
+    "price", "num", 0, 100,  # per kWh
+    "amps", "num", 0, 1000,
+    "volts", "num", 0, 1500,
+    "secs", "num", 0, 31536000,  # durations and timeouts: at most a year
+    "ts", "int", 946684800, 4102444800,  # Unix seconds, 2000-01-01 .. 2100-01-01
+    "ms", "int", 946684800000, 4102444800000,  # the same in milliseconds
+    "pct", "int", 0, 100,
+    "lim", "int", 1, 10000,  # how many items a request asks for
+    "nat", "int", 0, 9223372036854775807,  # Kafka partitions, offsets
+)
+
+
+def _rule(kind):
+    i = _KINDS.index(kind)  # ValueError for an unknown kind
+    return _KINDS[i + 1], _KINDS[i + 2], _KINDS[i + 3]
+
+
+# kind -> (base, lowest, highest) on CPython (Central validates thousands of
+# messages a second); MicroPython reads the table each time.
+_RULES = None if IS_MICROPYTHON else {kind: _rule(kind) for kind in _KINDS[::4]}
+_WORDS = {"str": "a text string", "int": "an integer", "num": "a number", "bool": "a boolean",
+          "list": "a list", "map": "a map"}
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
+ID_RULE = "1-64 of A-Z a-z 0-9 . _ : -"
 
 _parsed = None if IS_MICROPYTHON else {}  # type -> fields, for the types validated so far
 
@@ -120,7 +167,9 @@ def _parse(spec, required):
     nullable = kind.endswith("?")
     if nullable:
         kind = kind[:-1]
-    return name, _KINDS[_KINDS.index(kind)], nullable, required
+    if _RULES is not None and kind not in _RULES:  # CPython parses each line once
+        raise ValueError("unknown kind '%s' in the catalogue" % kind)
+    return name, kind, nullable, required
 
 
 def fields_of(msg_type):
@@ -129,7 +178,9 @@ def fields_of(msg_type):
     if got is None:
         line = _line(msg_type) if isinstance(msg_type, str) else None
         if line is None:
-            raise UnknownTypeError("unknown message type '%s'" % msg_type)
+            # At most 64 characters of it: the text goes into replies and logs.
+            raise UnknownTypeError("unknown message type '%s'" % (
+                msg_type[:64] if isinstance(msg_type, str) else msg_type))
         required, optional = _specs(line)
         got = [_parse(s, True) for s in required] + [_parse(s, False) for s in optional]
         if _parsed is not None:
@@ -152,40 +203,74 @@ def __getattr__(name):
     return schema
 
 
+def rule_of(kind):
+    """(base kind, lowest, highest) of a catalogue kind (see _KINDS)."""
+    # ValueError for an unknown kind, on both interpreters
+    return _rule(kind) if _RULES is None or kind not in _RULES else _RULES[kind]
+
+
+def broken_rule(value, kind):
+    """None if value keeps the kind's rule, else what the rule asks for, as
+    the words after "must be" (e.g. "a finite number >= 0 and <= 1000")."""
+    base, lo, hi = rule_of(kind)
+    if base == "str":
+        if not isinstance(value, str):
+            return "a text string"
+        if kind == "id":
+            # strip() leaves what is not an id character: one C call, both interpreters.
+            if not 0 < len(value) <= hi or value.strip(_ID_CHARS):
+                return ID_RULE
+        elif len(value) > hi:
+            return "a text string of at most %d characters" % hi
+        return None
+    if base == "num" or base == "int":
+        if isinstance(value, bool) or not isinstance(value, int if base == "int" else (int, float)):
+            return _WORDS[base]
+        # x - x is 0 for every finite x, NaN for NaN and the infinities.
+        if isinstance(value, float) and value - value != 0 or lo is not None and not (
+                lo <= value <= hi):
+            if lo is None:
+                return "a finite number"
+            return "%s >= %d and <= %d" % (
+                "a finite number" if base == "num" else "an integer", lo, hi)
+        return None
+    if base == "bool":
+        return None if isinstance(value, bool) else "a boolean"
+    if base == "list" or base == "map":
+        if not isinstance(value, list if base == "list" else dict):
+            return _WORDS[base]
+        if len(value) > hi:
+            return "%s of at most %d %s" % (_WORDS[base], hi,
+                                            "items" if base == "list" else "entries")
+    return None
+
+
 def kind_ok(value, kind):
-    """Whether value is of a catalogue kind (str, int, num, bool, list, map, any)."""
-    if kind == "str":
-        return isinstance(value, str)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "num":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "list":
-        return isinstance(value, list)
-    if kind == "map":
-        return isinstance(value, dict)
-    return True
+    """Whether value keeps a catalogue kind's rule (str, int, num, ..., id, kwh, ts, ...)."""
+    return broken_rule(value, kind) is None
 
 
 def validate(msg):
     """Check a decoded message against the catalogue; return it unchanged.
 
     Raises ValidationError (UnknownTypeError for an unknown type) whose text
-    names the type and the field, e.g. "charge_request: missing field 'cp_id'".
+    names the type, the field and the rule, e.g. "charge_request: missing
+    field 'cp_id'", "charging_data: field 'energy_consumed_kwh' must be a
+    finite number >= 0 and <= 10000000".
     """
     if not isinstance(msg, dict):
         raise ValidationError("message must be a map, not %s" % type(msg).__name__)
     msg_type = msg.get("type")
     if not isinstance(msg_type, str) or not msg_type:
         raise ValidationError("message: missing field 'type'")
-    message_id = msg.get("message_id")
-    if not isinstance(message_id, str) or not message_id:
-        if "message_id" not in msg:
-            raise ValidationError("%s: missing field 'message_id'" % msg_type)
-        raise ValidationError("%s: field 'message_id' must be a non-empty text string" % msg_type)
-    for name, kind, nullable, required in fields_of(msg_type):
+    if "message_id" not in msg:
+        raise ValidationError("%s: missing field 'message_id'" % msg_type[:64])
+    fields = fields_of(msg_type)
+    rules = _RULES
+    broken = broken_rule(msg["message_id"], "id")
+    if broken is not None:
+        raise ValidationError("%s: field 'message_id' must be %s" % (msg_type, broken))
+    for name, kind, nullable, required in fields:
         if name not in msg:
             if required:
                 raise ValidationError("%s: missing field '%s'" % (msg_type, name))
@@ -195,8 +280,18 @@ def validate(msg):
             if nullable:
                 continue
             raise ValidationError("%s: field '%s' must not be null" % (msg_type, name))
-        if not kind_ok(value, kind):
-            raise ValidationError(
-                "%s: field '%s' must be %s" % (msg_type, name, _KIND_WORDS[_KINDS.index(kind)])
-            )
+        # Fast acceptance of the usual values; anything else (and every refusal)
+        # goes through broken_rule(), the one place that words the rules.
+        base, lo, hi = _rule(kind) if rules is None else rules[kind]
+        vt = type(value)
+        if base == "str":
+            if vt is str and len(value) <= hi and (kind != "id" or (
+                    value and not value.strip(_ID_CHARS))):
+                continue
+        elif lo is not None and (vt is int or vt is float and base == "num"):
+            if lo <= value <= hi:
+                continue
+        broken = broken_rule(value, kind)
+        if broken is not None:
+            raise ValidationError("%s: field '%s' must be %s" % (msg_type, name, broken))
     return msg

@@ -20,11 +20,51 @@ def configure(tier=None, level=None, sink=None):
     _sink = sink
 
 
+# A text is inspected character by character only when a quick C-speed test
+# says it might hold a control character: most log lines never pay for it.
+_HAS_ISPRINTABLE = hasattr(str, "isprintable")  # CPython; MicroPython has no isprintable
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _is_control(ch):
+    c = ord(ch)
+    return c < 32 or 127 <= c < 160 or c == 0x2028 or c == 0x2029
+
+
+def _maybe_controls(text):
+    if _HAS_ISPRINTABLE:
+        return not text.isprintable()
+    return bool(text) and (min(text) < " " or max(text) >= "\x7f")
+
+
+def escape(text):
+    """text with control characters shown as \\n, \\r, \\t or \\xNN: what a peer
+    sent can never split a log line or drive the reader's terminal."""
+    if not _maybe_controls(text):
+        return text
+    out = []
+    for ch in text:
+        if _is_control(ch):
+            c = ord(ch)
+            out.append(_NAMED.get(ch) or ("\\x%02x" % c if c < 256 else "\\u%04x" % c))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def printable(text):
+    """text without its control characters, for tables and panels on a terminal."""
+    text = str(text)
+    if not _maybe_controls(text):
+        return text
+    return "".join([ch for ch in text if not _is_control(ch)])
+
+
 def log(level, text):
     prio = LEVELS.get(level, 6)
     if prio > _threshold:
         return
-    line = "<%d>%s: %s\n" % (prio, _tier, text)
+    line = "<%d>%s: %s\n" % (prio, _tier, escape(text))
     if _sink is not None:
         _sink(line)
     else:

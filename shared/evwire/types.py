@@ -58,6 +58,14 @@ MANUAL_COMMAND_RESPONSE = "manual_command_response"
 # Central -> Kafka evcharge.dead-letter: a record set aside, with the reason
 DEAD_LETTER = "dead_letter"
 
+# Central -> Kafka evcharge.cp-status: a CP's latest state and session figures
+CP_STATUS = "cp_status"
+# Its `event`: what changed (the record is always the CP's whole current state)
+STATUS_EVENT_STATE = "state"
+STATUS_EVENT_SESSION_START = "session_start"
+STATUS_EVENT_SESSION_LIVE = "session_live"
+STATUS_EVENT_SESSION_END = "session_end"
+
 # Local events of the Driver's own connection (never on the wire).
 CONNECTION_LOST = "connection_lost"
 CONNECTION_ERROR = "connection_error"
@@ -108,4 +116,5 @@ TOPIC_CP_EVENTS = "evcharge.cp-events"
 TOPIC_DRIVER_EVENTS = "evcharge.driver-events"
 TOPIC_DRIVER_REQUESTS = "evcharge.driver-requests"
 TOPIC_DEAD_LETTER = "evcharge.dead-letter"
+TOPIC_CP_STATUS = "evcharge.cp-status"  # compacted, key cp_id (hub/evcentral/status_feed.py)
 CENTRAL_GROUP = "evcharge-central"

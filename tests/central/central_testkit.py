@@ -16,10 +16,18 @@ from evkafka import names
 from evkafka.client import AssignedConsumer, ensure_topics, make_producer
 from evwire import FrameDecoder, dumps, encode_frame, loads, make
 from evwire import types as t
-from evwire.auth import make_auth_request
+from evwire.auth import make_auth_request, make_driver_auth_request, sign_record
 from evwire.compat import unix_time
 
 ADMIN_TOKEN = "test-admin-token"
+# The testkit provisions CP and driver secrets by this rule, so a tap can sign as them.
+# Central in tests runs as if the CPs' hardware were this much faster than real time, so
+# that kWh produced within seconds are not disputed (a test of the energy check sets 1).
+TEST_TIME_SCALE = 3600
+
+
+def secret_of(ident: str) -> str:
+    return f"secret-of-{ident}"
 
 
 class WireClient:
@@ -176,16 +184,28 @@ class KafkaTap:
                     self.events.append((rec.key().decode(), loads(rec.value())))
                     self.cond.notify_all()
 
-    def produce(self, topic: str, key: str, msg: dict) -> dict:
-        self.producer.produce(topic, key=key.encode(), value=dumps(msg))
-        assert self.producer.flush(10) == 0
+    def produce(self, topic: str, key: str, msg: dict, secret: str | None = None) -> dict:
+        """msg produced keyed by key; signed (its `mac` set) when a secret is given."""
+        if secret is not None:
+            sign_record(msg, secret)
+        self.produce_raw(topic, key.encode(), dumps(msg))
         return msg
 
-    def cp_event(self, msg: dict) -> dict:
-        return self.produce(names.cp_events(), msg["cp_id"], msg)
+    def produce_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.producer.produce(topic, key=key, value=value)
+        assert self.producer.flush(10) == 0
 
-    def driver_request(self, msg: dict) -> dict:
-        return self.produce(names.driver_requests(), msg["driver_id"], msg)
+    def cp_event(self, msg: dict, secret: str | None = None, sign: bool = True,
+                 key: str | None = None) -> dict:
+        """As the CP's Monitor produces it: keyed by cp_id, signed with its secret."""
+        return self.produce(names.cp_events(), key if key is not None else msg["cp_id"], msg,
+                            (secret or secret_of(msg["cp_id"])) if sign else None)
+
+    def driver_request(self, msg: dict, secret: str | None = None, sign: bool = True) -> dict:
+        """As a Driver produces it: keyed and signed by its driver (provisioned with
+        CentralUnderTest.add_driver)."""
+        return self.produce(names.driver_requests(), msg["driver_id"], msg,
+                            (secret or secret_of(msg["driver_id"])) if sign else None)
 
     def matching(self, pred) -> list[tuple[str, dict]]:
         with self.cond:
@@ -245,25 +265,41 @@ class CentralUnderTest:
         db = Database(self.db_path)
         try:
             for cp_id in cp_ids:
-                self.secrets[cp_id] = f"secret-of-{cp_id}"
+                self.secrets[cp_id] = secret_of(cp_id)
                 db.add_cp(cp_id, self.secrets[cp_id], f"{cp_id} street", 11.0, price)
         finally:
             db.close()
         return self
 
-    def add_driver(self, driver_id: str, card: str | None = None) -> None:
+    def add_driver(self, driver_id: str, card: str | None = None) -> str:
+        """Provision a driver (also while Central runs) with its secret; return the secret."""
+        secret = secret_of(driver_id)
         db = Database(self.db_path)
         try:
-            db.add_driver(driver_id, f"Driver {driver_id}", card)
+            if db.driver(driver_id) is None:
+                db.add_driver(driver_id, f"Driver {driver_id}", card)
+                db.set_driver_secret(driver_id, secret)
         finally:
             db.close()
+        return secret
+
+    def driver(self, driver_id: str = "D1") -> WireClient:
+        """A Driver's connection, authenticated as driver_id (provisioned if need be)."""
+        secret = self.add_driver(driver_id)
+        client = self.client()
+        reply = client.request(make_driver_auth_request(driver_id, secret))
+        assert reply["type"] == t.AUTH_RESPONSE and reply["status"] == t.SUCCESS, reply
+        return client
 
     def start(self) -> CentralUnderTest:
         argv = ["central", "--listen", f"{self.host}:{self.port}", "--db", self.db_path,
                 "--kafka", self.kafka, "--heartbeat-timeout", str(self.heartbeat_timeout),
-                *self.extra]
-        if self.token:
-            argv += ["--admin-token", self.token]
+                "--time-scale", str(TEST_TIME_SCALE), *self.extra]
+        if self.token:  # secrets from files (0600), never argv
+            token_file = Path(self.db_path).with_name("admin-token")
+            token_file.write_text(self.token + "\n")
+            token_file.chmod(0o600)
+            argv += ["--admin-token-file", str(token_file)]
         self.proc = self.procs.evcharge("central", argv)
         wait_until(lambda: "ready listening" in self.proc.log() or not self.proc.alive(),
                    timeout=30, what="Central ready")

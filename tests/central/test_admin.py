@@ -10,7 +10,7 @@ from evwire.compat import unix_time
 
 
 def _charging(central, mon, driver_id="D1"):
-    driver = central.client()
+    driver = central.driver(driver_id)
     reply = driver.request(charge_request(mon.cp_id, driver_id))
     driver.close()
     command = mon.recv_type(t.START_CHARGING_COMMAND)

@@ -36,7 +36,7 @@ def _refused(central, reason: str, **kw) -> None:
 
 
 def test_bad_mac_is_refused_and_connection_closed(central):
-    _refused(central, "bad_mac", secret="not-the-secret")
+    _refused(central, "bad_credentials", secret="not-the-secret")
 
 
 def test_stale_timestamp_is_refused(central):
@@ -48,7 +48,7 @@ def test_timestamp_in_the_future_is_refused(central):
 
 
 def test_unknown_cp_is_refused(central):
-    _refused(central, "unknown_cp", cp_id="CP404")
+    _refused(central, "bad_credentials", cp_id="CP404")  # as a wrong MAC: nothing told
 
 
 def test_replayed_nonce_is_refused(central):

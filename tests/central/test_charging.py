@@ -25,7 +25,7 @@ def _is(key, msg, driver_id, msg_type, session_id):
 
 def test_full_charge_flow(central, tap):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     session_id, command = _start_session(central, mon, driver)
     assert command["driver_id"] == "D1" and command["price_per_kwh"] == 0.30
     assert command["max_charging_rate_kw"] == 22.0  # from the registration
@@ -64,7 +64,7 @@ def test_full_charge_flow(central, tap):
 
 def test_duplicate_completion_is_billed_once(central, tap):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     session_id, _cmd = _start_session(central, mon, driver)
     final = completion("CP1", session_id, "D1", 4.0)
     tap.cp_event(final)
@@ -86,7 +86,7 @@ def test_duplicate_completion_is_billed_once(central, tap):
 
 def test_failed_start_ends_session_and_tells_driver(central, tap):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     reply = driver.request(charge_request("CP1", "D1"))
     session_id = reply["session_id"]
     command = mon.recv_type(t.START_CHARGING_COMMAND)
@@ -106,7 +106,7 @@ def test_failed_start_ends_session_and_tells_driver(central, tap):
 
 def test_engine_completion_after_a_reported_failed_start_is_billed(central, tap):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     session_id = driver.request(charge_request("CP1", "D1"))["session_id"]
     mon.answer(mon.recv_type(t.START_CHARGING_COMMAND), ok=False, message="command timeout")
     wait_until(lambda: central.session_row(session_id).get("ticket_sent") == 1, what="failed")
@@ -128,7 +128,7 @@ def test_engine_completion_after_a_reported_failed_start_is_billed(central, tap)
 
 def test_error_response_to_start_command_fails_the_session(central, tap):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     session_id = driver.request(charge_request("CP1", "D1"))["session_id"]
     command = mon.recv_type(t.START_CHARGING_COMMAND)
     mon.send(make(t.ERROR_RESPONSE, command["message_id"], error="engine unreachable",
@@ -141,10 +141,14 @@ def test_error_response_to_start_command_fails_the_session(central, tap):
 
 def test_charge_request_refusals_in_order(central):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
+
+    drivers = {"D1": driver}
 
     def ask(cp_id, driver_id="D1"):
-        reply = driver.request(charge_request(cp_id, driver_id))
+        if driver_id not in drivers:
+            drivers[driver_id] = central.driver(driver_id)
+        reply = drivers[driver_id].request(charge_request(cp_id, driver_id))
         assert reply["type"] == t.CHARGE_REQUEST_RESPONSE
         assert reply["status"] == t.FAILURE and reply["session_id"] is None
         assert reply["message"]
@@ -168,12 +172,13 @@ def test_charge_request_refusals_in_order(central):
     assert session_id
     mon.close()
     mon2.close()
-    driver.close()
+    for each in drivers.values():
+        each.close()
 
 
 def test_same_request_twice_opens_one_session(central):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     request = charge_request("CP1", "D1")
     first = driver.request(request)
     second = driver.request(request)
@@ -186,7 +191,7 @@ def test_same_request_twice_opens_one_session(central):
 
 def test_fault_interrupts_session_until_engine_completion(central, tap):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     session_id, _cmd = _start_session(central, mon, driver)
     tap.cp_event(charging_data("CP1", session_id, "D1", 2.0))
     mon.status = t.CP_FAULTED
@@ -209,7 +214,7 @@ def test_fault_interrupts_session_until_engine_completion(central, tap):
 
 def test_stop_charging_request_only_by_its_driver(central):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     session_id, _cmd = _start_session(central, mon, driver)
 
     def stop(driver_id, **kw):
@@ -218,8 +223,15 @@ def test_stop_charging_request_only_by_its_driver(central):
                                    session_id=kw.get("session_id", session_id),
                                    timestamp=unix_time(), **fields))
 
-    assert stop(None)["reason"] == "driver_id_required"
-    assert stop("D2")["reason"] == "not_your_session"
+    assert stop("D2")["code"] == "driver_mismatch"  # D1's connection cannot speak for D2
+    other = central.driver("D2")
+    not_yours = other.request(make(t.STOP_CHARGING_REQUEST, cp_id="CP1", session_id=session_id,
+                                   driver_id="D2", timestamp=unix_time()))
+    assert not_yours["reason"] == "not_your_session"
+    other.close()
+    assert stop(None)["status"] == t.SUCCESS  # driver_id defaults to the authenticated one
+    command = mon.recv_type(t.STOP_CHARGING_COMMAND)
+    assert command["session_id"] == session_id
     assert stop("D1", session_id="nope")["reason"] == "unknown_session"
     reply = stop("D1")
     assert reply["type"] == t.STOP_CHARGING_RESPONSE and reply["status"] == t.SUCCESS
@@ -232,7 +244,7 @@ def test_stop_charging_request_only_by_its_driver(central):
 def test_available_cps_lists_every_cp_with_status(central_factory):
     central = central_factory("CP1", "CP2", price=0.45)
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     reply = driver.request(make(t.AVAILABLE_CPS_REQUEST, driver_id="D1", timestamp=unix_time()))
     assert reply["type"] == t.AVAILABLE_CPS_RESPONSE
     points = {p["cp_id"]: p for p in reply["charging_points"]}
@@ -245,14 +257,17 @@ def test_available_cps_lists_every_cp_with_status(central_factory):
 
 
 def test_require_known_drivers(central_factory):
+    """Socket and Kafka drivers are known by their credential; the flag still guards a
+    driver_id typed at a charge point (walk-up menu)."""
     central = central_factory("CP1", args=("--require-known-drivers",), start=False)
     central.add_driver("D42", card="CARD-42")
     central.start()
     mon = central.monitor("CP1").beat()
-    driver = central.client()
-    refused = driver.request(charge_request("CP1", "D7"))
+    refused = mon.request(make(t.LOCAL_CHARGE_REQUEST, cp_id="CP1", driver_id="D7",
+                               timestamp=unix_time()))
     assert refused["status"] == t.FAILURE and refused["reason"] == "unknown_driver"
     assert "D7" in refused["message"]
+    driver = central.driver("D42")
     accepted = driver.request(charge_request("CP1", "D42"))
     assert accepted["status"] == t.SUCCESS
     mon.close()
@@ -279,7 +294,7 @@ def test_walk_up_request_by_card(central_factory):
 def test_unanswered_start_command_fails_after_the_start_timeout(central_factory, tap):
     central = central_factory("CP1", args=("--start-timeout", "1"))
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     session_id = driver.request(charge_request("CP1", "D1"))["session_id"]
     mon.recv_type(t.START_CHARGING_COMMAND)  # ...and never answered (a lost command)
     failed = tap.wait_for(lambda k, m: _is(k, m, "D1", t.CHARGING_STATUS_UPDATE, session_id)

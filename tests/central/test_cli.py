@@ -12,6 +12,8 @@ from evcentral.admin_view import STATE_COLOURS, cps_table
 from evcharge.harness.procs import bin_path, free_port
 from evwire import types as t
 
+ADMIN_ENV = {"EVCHARGE_ADMIN_TOKEN": ADMIN_TOKEN}  # tokens never on the command line
+
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([bin_path("evcharge"), *args], capture_output=True, text=True,
@@ -75,12 +77,12 @@ def test_port_in_use_is_a_clear_error(central, tmp_path):
 
 def test_admin_cli_against_a_running_central(central):
     mon = central.monitor("CP1").beat()
-    driver = central.client()
+    driver = central.driver("D1")
     driver.request(charge_request("CP1", "D1"))
     mon.answer(mon.recv_type(t.START_CHARGING_COMMAND))
     address = f"{central.host}:{central.port}"
 
-    listed = run("admin", "--central", address, "--token", ADMIN_TOKEN, "list")
+    listed = run("admin", "--central", address, "list", env=ADMIN_ENV)
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0].split()[:3] == ["CP", "STATUS", "LOCATION"]
@@ -93,18 +95,18 @@ def test_admin_cli_against_a_running_central(central):
     data = json.loads(as_json.stdout)["data"]
     assert {r["cp_id"]: r["status"] for r in data} == {"CP1": "CHARGING", "CP2": "DISCONNECTED"}
 
-    stopped = run("admin", "--central", address, "--token", ADMIN_TOKEN, "stop", "CP1",
-                  "--reason", "inspection")
+    stopped = run("admin", "--central", address, "stop", "CP1", "--reason", "inspection",
+                  env=ADMIN_ENV)
     assert stopped.returncode == 0 and "CP1 stopped" in stopped.stdout
     assert mon.recv_type(t.STOP_CP_COMMAND)["reason"] == "inspection"
-    resumed = run("admin", "--central", address, "--token", ADMIN_TOKEN, "resume", "CP1")
+    resumed = run("admin", "--central", address, "resume", "CP1", env=ADMIN_ENV)
     assert resumed.returncode == 0 and mon.recv_type(t.RESUME_CP_COMMAND)
-    sessions = run("admin", "--central", address, "--token", ADMIN_TOKEN, "sessions")
+    sessions = run("admin", "--central", address, "sessions", env=ADMIN_ENV)
     assert sessions.returncode == 0 and "D1" in sessions.stdout
 
-    wrong = run("admin", "--central", address, "--token", "nope", "list")
+    wrong = run("admin", "--central", address, "list", env={"EVCHARGE_ADMIN_TOKEN": "nope"})
     assert wrong.returncode == 1 and "wrong admin token" in wrong.stderr
-    unknown = run("admin", "--central", address, "--token", ADMIN_TOKEN, "stop", "CP9")
+    unknown = run("admin", "--central", address, "stop", "CP9", env=ADMIN_ENV)
     assert unknown.returncode == 1 and "unknown charge point CP9" in unknown.stderr
     mon.close()
     driver.close()
@@ -112,15 +114,16 @@ def test_admin_cli_against_a_running_central(central):
 
 def test_admin_cli_when_central_is_unreachable():
     port = free_port()
-    result = run("admin", "--central", f"127.0.0.1:{port}", "--token", "x", "list")
+    result = run("admin", "--central", f"127.0.0.1:{port}", "list",
+                 env={"EVCHARGE_ADMIN_TOKEN": "x"})
     assert result.returncode == 3
     assert result.stderr.strip() == f"cannot reach Central at 127.0.0.1:{port}"
 
 
 def test_admin_watch_refreshes_until_interrupted(central):
     proc = subprocess.Popen([bin_path("evcharge"), "admin", "--central",
-                             f"{central.host}:{central.port}", "--token", ADMIN_TOKEN,
-                             "list", "--watch"], stdout=subprocess.PIPE, text=True)
+                             f"{central.host}:{central.port}", "list", "--watch"],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, **ADMIN_ENV})
     seen = [proc.stdout.readline() for _ in range(8)]
     proc.send_signal(2)  # Ctrl-C
     assert proc.wait(10) == 0

@@ -9,6 +9,7 @@ from central_testkit import WireClient
 from evcharge.harness.procs import wait_until
 from evwire import encode_frame, make
 from evwire import types as t
+from evwire.auth import make_driver_auth_request
 from evwire.compat import unix_time
 from evwire.framing import cobs_encode, crc16_ccitt_false
 
@@ -29,7 +30,7 @@ def _error(client: WireClient) -> dict:
 
 
 def test_bad_frames_get_an_error_and_the_connection_stays(central):
-    client = central.client()
+    client = central.driver("D1")
     _still_usable(client)
 
     client.send_raw(b"\x00this is not a frame at all\x00")
@@ -52,7 +53,7 @@ def test_bad_frames_get_an_error_and_the_connection_stays(central):
 
 
 def test_invalid_messages_are_named(central):
-    client = central.client()
+    client = central.driver("D1")
     missing = make(t.CHARGE_REQUEST, driver_id="D1", timestamp=unix_time())
     err = client.request(missing)
     assert err["type"] == t.ERROR_RESPONSE and "missing field 'cp_id'" in err["error"]
@@ -113,10 +114,12 @@ def test_connection_close_disconnects_at_once(central):
 def test_slow_reader_does_not_stall_others(central_factory):
     cps = [f"CP{i:03d}" for i in range(40)]
     central = central_factory(*cps, args=("--write-buffer-limit", "65536"))
-    request = encode_frame(make(t.AVAILABLE_CPS_REQUEST, driver_id="SLOW", timestamp=1))
+    request = encode_frame(make(t.AVAILABLE_CPS_REQUEST, driver_id="SLOW",
+                                timestamp=1700000000))
     slow = socket.create_connection((central.host, central.port))
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    fast = central.client()
+    slow.sendall(encode_frame(make_driver_auth_request("SLOW", central.add_driver("SLOW"))))
+    fast = central.driver("D1")
     dropped = False
     answered = 0
     deadline = time.monotonic() + 20
@@ -138,7 +141,7 @@ def test_slow_reader_does_not_stall_others(central_factory):
 
 def test_connection_limit(central_factory):
     central = central_factory("CP1", args=("--max-connections", "2"))
-    first, second = central.client(), central.client()
+    first, second = central.driver("D1"), central.driver("D1")
     _still_usable(first)
     _still_usable(second)
     third = central.client()
@@ -153,6 +156,7 @@ def test_connection_limit(central_factory):
 def _accepts(central) -> bool:
     client = central.client()
     try:
+        client.request(make_driver_auth_request("D1", central.add_driver("D1")))
         _still_usable(client)
         return True
     except TimeoutError:

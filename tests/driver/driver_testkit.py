@@ -4,6 +4,11 @@ from __future__ import annotations
 import json
 
 
+def driver_secret(driver_id: str) -> str:
+    """Every test driver's secret (conftest provisions it, the fake Central checks it)."""
+    return f"secret-{driver_id}"
+
+
 def json_lines(text: str) -> list[dict]:
     """The driver's --json stdout: one object per line."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -22,11 +22,16 @@ from evkafka.broker import parse_hostport
 from evkafka.client import AssignedConsumer, ensure_topics, make_producer
 from evwire import failure, make, success
 from evwire import types as t
+from evwire.auth import auth_mac, record_verifies
 from evwire.dispatch import Dispatcher
 from evwire.trace import configure, log
 
 DRIVER_REQUESTS = (t.CHARGE_REQUEST, t.STOP_CHARGING_REQUEST, t.AVAILABLE_CPS_REQUEST,
                    t.SESSION_HISTORY_REQUEST)
+
+
+def secret_of(driver_id: str) -> str:
+    return f"secret-{driver_id}"  # as driver_testkit.driver_secret: every test driver's
 FULL_BATTERY_KWH = 50.0  # the seed's assumption for the progress percentage
 
 
@@ -59,6 +64,15 @@ class FakeCentral:
         self.producer = make_producer(args.kafka, client_id="fake-central")
 
     # -- driver requests (one handler per type) -----------------------------
+    def auth_request(self, msg: dict) -> dict:
+        """As Central: the driver's MAC with its secret (the socket only)."""
+        driver_id = msg.get("driver_id") or ""
+        if msg.get("mac") != auth_mac(secret_of(driver_id), driver_id, msg["timestamp"],
+                                      msg["nonce"]):
+            return failure(msg, "authentication failed: unknown id or wrong secret",
+                           reason="bad_credentials")
+        return success(msg, message=f"authenticated as driver {driver_id}")
+
     def charge_request(self, msg: dict) -> dict:
         cp, driver = msg["cp_id"], msg["driver_id"]
         with self.lock:
@@ -191,7 +205,12 @@ def serve_kafka(central: FakeCentral, dispatcher: Dispatcher) -> None:
         record = consumer.poll(0.2)
         if record is None:
             continue
-        reply = dispatcher.handle(evwire.loads(record.value()))
+        request = evwire.loads(record.value())
+        if not record_verifies(request, secret_of(str(request.get("driver_id")))):
+            log("warning", f"unsigned or wrongly signed request dropped: {request.get('type')}")
+            consumer.commit(record)
+            continue
+        reply = dispatcher.handle(request)
         if reply is not None:
             central.producer.produce(names.driver_events(), key=record.key(),
                                      value=evwire.dumps(reply))
@@ -220,7 +239,8 @@ def main() -> int:
     threading.Thread(target=serve_kafka, args=(central, dispatcher), daemon=True).start()
     if not args.no_socket:
         listener = socket.create_server(parse_hostport(args.listen))
-        threading.Thread(target=serve_socket, args=(central, dispatcher, listener),
+        on_socket = Dispatcher(central, (t.AUTH_REQUEST, *DRIVER_REQUESTS))
+        threading.Thread(target=serve_socket, args=(central, on_socket, listener),
                          daemon=True).start()
     print("ready", flush=True)
     while True:

@@ -7,11 +7,12 @@ charge_completion to cp-events (keyed by cp_id, carrying driver_id) as the
 Engine's records are carried on by a Monitor.
 
     python fake_monitor.py --central HOST:PORT --kafka BOOTSTRAP --cp-id CP1
-        --secret S [--car-kwh 0.6] [--step-kwh 0.05] [--tick 0.2] [--price 0.30]
+        [--car-kwh 0.6] [--step-kwh 0.05] [--tick 0.2] [--price 0.30]   (secret: $EVCHARGE_SECRET)
 """
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import threading
@@ -23,7 +24,7 @@ from evkafka.broker import parse_hostport
 from evkafka.client import make_producer
 from evwire import make
 from evwire import types as t
-from evwire.auth import make_auth_request
+from evwire.auth import make_auth_request, sign_record
 from evwire.compat import unix_time
 from evwire.dispatch import Dispatcher
 from evwire.trace import configure, log
@@ -96,8 +97,9 @@ class FakeMonitor:
 
     # -- the Engine behind it ---------------------------------------------------
     def record(self, msg: dict) -> None:
+        # Signed with the CP secret, as a Monitor does: Central drops unsigned records.
         self.producer.produce(names.cp_events(), key=self.args.cp_id.encode(),
-                              value=evwire.dumps(msg))
+                              value=evwire.dumps(sign_record(msg, self.args.secret)))
         self.producer.flush(10)
 
     def charge(self, cmd: dict) -> None:
@@ -127,11 +129,11 @@ def main() -> int:
     parser.add_argument("--central", required=True)
     parser.add_argument("--kafka", required=True)
     parser.add_argument("--cp-id", required=True)
-    parser.add_argument("--secret", required=True)
     parser.add_argument("--car-kwh", type=float, default=0.6)
     parser.add_argument("--step-kwh", type=float, default=0.05)
     parser.add_argument("--tick", type=float, default=0.2)
     args = parser.parse_args()
+    args.secret = os.environ["EVCHARGE_SECRET"]  # as the real Monitor: never in argv
     configure(tier=f"fake-monitor-{args.cp_id}")
     monitor = FakeMonitor(args)
     monitor.handshake()

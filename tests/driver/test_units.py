@@ -66,7 +66,7 @@ def test_services_file_that_is_not_text(tmp_path):
 
 
 def _request() -> dict:
-    return make(t.STOP_CHARGING_REQUEST, cp_id="CP1", session_id="s1", timestamp=1)
+    return make(t.STOP_CHARGING_REQUEST, cp_id="CP1", session_id="s1", timestamp=1700000000)
 
 
 def test_check_answer_accepts_success():
@@ -127,3 +127,25 @@ def test_json_rendering_is_one_object_per_line():
 def test_default_pause_between_services_is_four_seconds():
     args = build_parser().parse_args(["--id", "D1", "--central", "h:1", "run", "f"])
     assert args.pause == 4.0
+
+
+def test_secret_files_must_be_private_non_empty_text(tmp_path):
+    from evcharge.secretfile import SecretFileError, read_secret_file, write_secret_file
+    from evdriver.socket_link import Credentials
+
+    path = write_secret_file(tmp_path / "s", "  s3cret-value \n")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert read_secret_file(path) == "s3cret-value"
+    path.chmod(0o640)
+    with pytest.raises(SecretFileError, match="chmod 600"):
+        read_secret_file(path)
+    for content, complaint in ((b"\n", "is empty"), (b"\xff\xfe", "not UTF-8"),
+                               (b"x" * 2000, "longer than"), (b"a\x07b", "control")):
+        bad = tmp_path / "bad"
+        bad.write_bytes(content)
+        bad.chmod(0o600)
+        with pytest.raises(SecretFileError, match=complaint):
+            read_secret_file(bad)
+    with pytest.raises(SecretFileError, match="cannot read secret file"):
+        read_secret_file(tmp_path / "missing")
+    assert "s3cret" not in repr(Credentials("D1", "s3cret-value"))

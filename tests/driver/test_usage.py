@@ -1,6 +1,7 @@
 """Bad arguments and unreachable services: one clear line, a documented exit code."""
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -12,8 +13,9 @@ def driver(*args: str, state_dir=None) -> subprocess.CompletedProcess:
     argv = [bin_path("evcharge"), "driver", *args]
     if state_dir is not None:
         argv += ["--state-dir", str(state_dir)]
+    env = {**os.environ, "EVCHARGE_DRIVER_SECRET": "secret-D1"}
     return subprocess.run(argv, capture_output=True, text=True, timeout=30,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, env=env)
 
 
 @pytest.mark.parametrize("args, complaint", [

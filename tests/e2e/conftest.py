@@ -18,7 +18,8 @@ def make_network(procs, tmp_path, kafka_bootstrap, kafka_ns):
 
     Broker: the test broker (kafka_bootstrap) under this test's namespace.
     Timers are the harness's short ones (heartbeat 0.5 s, Central's
-    DISCONNECTED after 2 s, Engine grace 2 s, virtual time x30).
+    DISCONNECTED after 2 s, Engine grace 2 s, virtual time x30). Central serves
+    TLS (certificates from `evcharge pki`): the kill matrix holds over TLS too.
     """
     networks: list[Network] = []
 
@@ -26,7 +27,8 @@ def make_network(procs, tmp_path, kafka_bootstrap, kafka_ns):
              runtime: str = "micropython", **cp_options) -> Network:
         # A short workdir: the simulator's control socket path must fit sockaddr_un.
         spec = NetworkSpec(tmp_path / "n", cps=[CpSpec(c, **cp_options) for c in cps],
-                           drivers=list(drivers), kafka=kafka_bootstrap, runtime=runtime)
+                           drivers=list(drivers), kafka=kafka_bootstrap, runtime=runtime,
+                           tls=True)
         net = Network(spec, group=procs)
         networks.append(net)
         return net.start()

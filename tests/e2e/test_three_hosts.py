@@ -42,6 +42,9 @@ def test_full_flow_with_hub_charge_point_and_driver_on_separate_hosts(lab, procs
                        driver_host=host(lab, "driver"))
     with Network(spec, group=procs) as net:
         assert net.kafka.startswith(lab.address("hub"))  # the broker runs on the hub
+        # A hub on its own address: Central serves TLS (certificates from evcharge pki),
+        # Monitor, driver and operator verify it with --ca.
+        assert net.tls is not None and "--tls-cert" in net.proc("central").popen.args
         meter_before = net.meter_kwh("CP1")
         run = net.start_driver("D1", "charge", "CP1", "--kwh", "0.3")
         session_id = session_id_of(run)

@@ -18,7 +18,10 @@ def partition_counts(bootstrap: str, wanted: list[str]) -> dict[str, int]:
 def test_topic_names_carry_the_namespace(kafka_ns):
     assert names.all_topics() == [kafka_ns + "evcharge.cp-events",
                                   kafka_ns + "evcharge.driver-events",
-                                  kafka_ns + "evcharge.driver-requests"]
+                                  kafka_ns + "evcharge.driver-requests",
+                                  kafka_ns + "evcharge.dead-letter"]
+    assert names.dead_letter() == kafka_ns + "evcharge.dead-letter"
+    assert names.cp_status() == kafka_ns + "evcharge.cp-status"
     assert names.central_group() == kafka_ns + "evcharge-central"
     assert names.driver_group("D1") == kafka_ns + "evcharge-driver-D1"
 

@@ -41,7 +41,7 @@ def from_json(node):
 
 
 def load(path=VECTORS_PATH):
-    """[{name, kind, value, cbor (bytes), frame (bytes)}] from the vector file."""
+    """[{name, kind, value, cbor (bytes), frame (bytes), error}] from the vector file."""
     with open(path) as f:
         doc = json.load(f)
     out = []
@@ -52,6 +52,7 @@ def load(path=VECTORS_PATH):
             "value": from_json(entry["value"]),
             "cbor": binascii.unhexlify(entry["cbor"]),
             "frame": binascii.unhexlify(entry["frame"]),
+            "error": entry.get("error"),  # kind "refused": what validate() must say
         })
     return out
 
@@ -79,6 +80,24 @@ def same(a, b):
                 return False
         return True
     return a == b
+
+
+# A good value of every catalogue kind (evwire.schema._KINDS), at neither bound.
+GOOD = {"str": "CP1", "txt": "a reason", "id": "CP1", "int": 1700000000, "num": 11.5,
+        "bool": False, "list": [{"a": 1}], "map": {"k": "v"}, "any": [1, "two"],
+        "kwh": 1234.5, "money": 3.75, "kw": 11.0, "price": 0.3, "amps": 32.0, "volts": 230.0,
+        "secs": 60, "ts": 1700000000, "ms": 1700000000000, "pct": 50, "lim": 20, "nat": 7}
+
+
+def valid_message(msg_type, message_id="00000000-0000-4000-8000-000000000001"):
+    """A message of msg_type with every required field set to a good value."""
+    from evwire.schema import fields_of
+
+    msg = {"type": msg_type, "message_id": message_id}
+    for name, kind, _nullable, required in fields_of(msg_type):
+        if required:
+            msg[name] = GOOD[kind]
+    return msg
 
 
 def raises(exc_class, fn, *args, **kwargs):
@@ -127,5 +146,36 @@ def echo_frames(host, port, chunk=512):
                         "dropped_bytes": decoder.dropped_bytes}))
                     return
                 sock.sendall(evwire.encode_frame(msg))
+    finally:
+        sock.close()
+
+
+def validate_frames(host, port, chunk=512):
+    """Like echo_frames, but answer each message as a tier's boundary does:
+    {"valid": True} for a message the catalogue accepts, else the
+    error_response evwire.dispatch gives (refused vectors, over real TCP)."""
+    import socket
+
+    import evwire
+    from evwire.dispatch import error_response_for
+    from evwire.errors import WireError
+
+    sock = socket.socket()
+    sock.connect(socket.getaddrinfo(host, port)[0][-1])
+    decoder = evwire.FrameDecoder()
+    try:
+        while True:
+            data = sock.recv(chunk)
+            if not data:
+                return
+            for msg in decoder.feed(data):
+                if "stop" in msg:
+                    return
+                try:
+                    evwire.validate(msg)
+                    reply = {"valid": True}
+                except WireError as exc:
+                    reply = error_response_for(exc, msg)
+                sock.sendall(evwire.encode_frame(reply))
     finally:
         sock.close()

@@ -6,7 +6,7 @@ from evengine.link import parse_host_port
 
 
 def test_defaults_are_filled():
-    config = check({"cp_id": "CP1", "meter": "/dev/ttyUSB0", "listen": "0.0.0.0:5000"})
+    config = check({"cp_id": "CP1", "meter": "/dev/ttyUSB0", "listen": "127.0.0.1:5000"})
     assert config["tick_s"] == 1.0
     assert config["monitor_grace_s"] == 10
     assert config["ev_full_kw"] == 0.05
@@ -64,3 +64,30 @@ def test_load_names_a_missing_file_and_bad_json():
     with open(path, "w") as f:
         f.write("{not json")
     assert "not valid JSON" in str(raises(ConfigError, load, path))
+
+
+KEY = "6b" * 32
+
+
+def test_listening_beyond_loopback_needs_a_link_key():
+    for listen in ("0.0.0.0:5000", ":5000", "192.168.4.20:5000", "example.net:1"):
+        exc = raises(ConfigError, check, {"cp_id": "CP1", "meter": "/dev/x", "listen": listen})
+        assert "needs a link key" in str(exc) and "loopback" in str(exc)
+        config = check({"cp_id": "CP1", "meter": "/dev/x", "listen": listen, "link_key": KEY})
+        assert config["link_key"] == KEY and config["link_auth_s"] == 5
+    for listen in ("127.0.0.1:5000", "127.3.2.1:5000", "localhost:5000", "::1:5000"):
+        assert check({"cp_id": "CP1", "meter": "/dev/x", "listen": listen})["link_key"] is None
+    # A serial link without a key stays allowed: physical access.
+    assert check({"cp_id": "CP1", "meter": "/dev/x", "serial_link": "/dev/ttyACM0"})
+
+
+def test_a_weak_or_odd_link_key_is_refused_without_echoing_it():
+    for key in ("short", "x" * 15, "has space " * 3, "tab\t" * 8, "caf\u00e9" * 8, 42):
+        exc = raises(ConfigError, check, {"cp_id": "CP1", "meter": "/dev/x",
+                                          "listen": "0.0.0.0:1", "link_key": key})
+        assert "link_key" in str(exc)
+        if isinstance(key, str):
+            assert key not in str(exc)
+    exc = raises(ConfigError, check, {"cp_id": "CP1", "meter": "/dev/x", "listen": "h:1",
+                                      "link_key": KEY, "link_auth_s": 0})
+    assert "link_auth_s" in str(exc)

@@ -66,7 +66,7 @@ def test_invalid_and_unknown_messages_get_error_response():
     reply = dispatcher.handle({"type": "make_coffee", "message_id": "x1"})
     assert reply["type"] == "error_response" and "make_coffee" in reply["error"]
     reply = dispatcher.handle({"type": "charge_request", "message_id": "x2", "cp_id": "CP1",
-                               "driver_id": "D1", "timestamp": 1})
+                               "driver_id": "D1", "timestamp": 1700000000})
     assert reply["type"] == "error_response" and "charge_request" in reply["error"]
 
 

@@ -1,6 +1,7 @@
 # Billing from meter deltas; the car-finished detector.
 from engine_fakes import Reading, start_command
 
+import evwire
 from evengine.session import Session, cost_of, energy_between, new_record
 
 
@@ -24,6 +25,15 @@ def test_charging_data_fields():
     assert msg["driver_id"] == "D1" and msg["session_id"] == "S1" and msg["cp_id"] == "CP1"
     assert msg["meter_kwh"] == 252.5
     assert isinstance(msg["timestamp"], int)
+
+
+def test_charging_data_clamps_a_meter_reading_just_below_zero():
+    # The wire refuses negative power and current; a meter at 0 A reads noise.
+    session = Session(new_record(start_command(price=0.4), 250.0))
+    msg = session.charging_data("CP1", Reading(250.0, -0.004, voltage=231.0, current=-0.02))
+    assert msg["charging_rate"] == 0.0 and msg["current"] == 0.0
+    assert msg["voltage"] == 231.0
+    evwire.validate(msg)
 
 
 def test_completion_fields_and_estimate_flag():

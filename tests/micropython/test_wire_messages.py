@@ -1,6 +1,6 @@
 # The catalogue's validation, the Dispatcher, message ids and the auth MAC on
 # both interpreters (also run under CPython by tests/wire/test_portable_suite.py).
-from mp_vectors import raises
+from mp_vectors import GOOD, raises, valid_message
 
 import evwire
 from evwire import trace
@@ -10,21 +10,16 @@ from evwire.compat import hexlify, hmac_sha256
 from evwire.dispatch import Dispatcher
 from evwire.errors import RejectedError, UnknownTypeError, ValidationError
 from evwire.messages import counter_ids, set_id_source
-from evwire.schema import SCHEMA, fields_of, known_types
+from evwire.schema import ID_RULE, SCHEMA, fields_of, kind_ok, known_types, rule_of
 
-GOOD = {"str": "x", "int": 7, "num": 1.25, "bool": True, "list": [], "map": {}, "any": "x"}
-# For each kind, a value of the wrong kind (bool must not pass as int or num).
+# For each base kind, a value of the wrong kind (bool must not pass as int or num).
 WRONG = {"str": 5, "int": True, "num": False, "bool": 1, "list": {}, "map": []}
 WORDS = {"str": "a text string", "int": "an integer", "num": "a number",
          "bool": "a boolean", "list": "a list", "map": "a map"}
 
 
 def _valid(msg_type):
-    msg = {"type": msg_type, "message_id": "00000000-0000-4000-8000-000000000001"}
-    for name, kind, _nullable, required in fields_of(msg_type):
-        if required:
-            msg[name] = GOOD[kind]
-    return msg
+    return valid_message(msg_type)
 
 
 def _message_error(msg):
@@ -52,9 +47,10 @@ def test_every_field_kind_is_enforced():
         for name, kind, _nullable, _required in fields_of(msg_type):
             if kind == "any":
                 continue
+            base = rule_of(kind)[0]
             msg = _valid(msg_type)
-            msg[name] = WRONG[kind]
-            expected = "%s: field '%s' must be %s" % (msg_type, name, WORDS[kind])
+            msg[name] = WRONG[base]
+            expected = "%s: field '%s' must be %s" % (msg_type, name, WORDS[base])
             assert _message_error(msg) == expected
 
 
@@ -88,6 +84,77 @@ def test_ints_count_as_numbers_but_bools_do_not():
     assert _message_error(msg) == "charging_data: field 'timestamp' must be an integer"
 
 
+def test_numbers_must_be_finite_and_in_range():
+    nan = float("nan")
+    inf = float("inf")
+    kwh = "charging_data: field 'energy_consumed_kwh' must be a finite number >= 0 and <= 10000000"
+    for bad in (nan, inf, -inf, -0.5, 1e300, 10000001):
+        msg = _valid(t.CHARGING_DATA)
+        msg["energy_consumed_kwh"] = bad
+        assert _message_error(msg) == kwh
+    for good in (0, 0.0, 10000000, 9999999.5):
+        msg = _valid(t.CHARGING_DATA)
+        msg["energy_consumed_kwh"] = good
+        evwire.validate(msg)
+    assert not kind_ok(nan, "num") and not kind_ok(inf, "num") and not kind_ok(-inf, "num")
+    assert kind_ok(1e300, "num") and kind_ok(-2, "num")
+    msg = _valid(t.SESSION_HISTORY_REQUEST)
+    msg["limit"] = 0
+    assert _message_error(msg) == \
+        "session_history_request: field 'limit' must be an integer >= 1 and <= 10000"
+
+
+def test_timestamps_in_the_window():
+    msg = _valid(t.HEARTBEAT_REQUEST)
+    msg["timestamp"] = 946684800  # 2000-01-01: a board whose clock was never set
+    evwire.validate(msg)
+    for bad in (0, 1, 1700000000000, 4102444801):
+        msg["timestamp"] = bad
+        assert _message_error(msg) == "heartbeat_request: field 'timestamp' must be an " \
+            "integer >= 946684800 and <= 4102444800"
+
+
+def test_ids_and_texts_are_bounded():
+    for bad in ("", "D 1", "D/1", "\u00d1", "x" * 65, "a\nb"):
+        msg = _valid(t.CHARGE_REQUEST)
+        msg["driver_id"] = bad
+        assert _message_error(msg) == \
+            "charge_request: field 'driver_id' must be 1-64 of A-Z a-z 0-9 . _ : -"
+    msg = _valid(t.CHARGE_REQUEST)
+    msg["driver_id"] = "Az09._:-" * 8
+    evwire.validate(msg)
+    msg = _valid(t.STATUS_UPDATE)
+    msg["reason"] = "r" * 512
+    evwire.validate(msg)
+    msg["reason"] = "r" * 513
+    assert _message_error(msg) == \
+        "status_update: field 'reason' must be a text string of at most 512 characters"
+
+
+def test_the_kind_table_is_well_formed():
+    from evwire.schema import _KINDS
+
+    assert len(_KINDS) % 4 == 0
+    bases = ("str", "int", "num", "bool", "list", "map", "any")
+    for i in range(0, len(_KINDS), 4):
+        name, base, lo, hi = _KINDS[i:i + 4]
+        assert _KINDS.index(name) == i, name  # found at its own row
+        assert base in bases and rule_of(name) == (base, lo, hi), name
+        assert (lo is None) == (hi is None) and (lo is None or lo <= hi), name
+    assert str(raises(ValueError, rule_of, "furlongs")) != ""
+
+
+def test_good_values_keep_every_rule():
+    for kind in GOOD:
+        assert kind_ok(GOOD[kind], kind), kind
+
+
+def test_error_response_never_echoes_a_refused_id():
+    reply = evwire.error_response("bad", {"type": "charge_request", "message_id": "a b"})
+    assert reply["message_id"] != "a b"
+    evwire.validate(reply)
+
+
 def test_unknown_extra_fields_are_tolerated():
     msg = _valid(t.HEARTBEAT_REQUEST)
     msg["firmware_version"] = "2.1"
@@ -106,7 +173,7 @@ def test_unknown_type_and_non_maps_are_rejected():
     assert _message_error({"type": t.CHARGE_REQUEST}) == \
         "charge_request: missing field 'message_id'"
     assert _message_error({"type": t.CHARGE_REQUEST, "message_id": ""}) == \
-        "charge_request: field 'message_id' must be a non-empty text string"
+        "charge_request: field 'message_id' must be " + ID_RULE
 
 
 def test_only_whole_type_names_are_known():
@@ -123,10 +190,10 @@ def test_schema_table_and_known_types_follow_the_catalogue():
     assert known_types() == sorted(SCHEMA)
     assert t.CHARGE_COMPLETION in SCHEMA and t.CHARGE_COMPLETION_ACK in SCHEMA
     required, optional = SCHEMA[t.STOP_CHARGING_COMMAND]
-    assert required == ("cp_id:str", "session_id:str")
-    assert "timestamp:int" in optional
+    assert required == ("cp_id:id", "session_id:id")
+    assert "timestamp:ts" in optional
     assert SCHEMA[t.RECOVERY_NOTIFICATION][1] == ()
-    assert SCHEMA[t.AUTH_REQUEST][1] == ("cp_id:str", "driver_id:str")
+    assert SCHEMA[t.AUTH_REQUEST][1] == ("cp_id:id", "driver_id:id")
     for msg_type in SCHEMA:
         required, optional = SCHEMA[msg_type]
         fields = fields_of(msg_type)

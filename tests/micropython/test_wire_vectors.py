@@ -1,10 +1,12 @@
 # The golden vectors on both interpreters (this file also runs under CPython
 # through tests/wire/test_portable_suite.py): every vector encodes to the
 # exact CBOR and frame bytes cbor2 produced, and decodes to an equal value.
-from mp_vectors import load, same
+from mp_vectors import load, raises, same
 
 import evwire
 from evwire import cbor
+from evwire import types as t
+from evwire.errors import ValidationError
 
 VECTORS = load()
 
@@ -80,3 +82,36 @@ def test_encoding_ignores_dict_insertion_order():
         for key in sorted(value, key=lambda k: repr(k), reverse=True):
             reordered[key] = value[key]
         assert cbor.dumps(reordered) == v["cbor"], v["name"]
+
+
+def test_refused_vectors_are_refused_with_their_exact_text():
+    refused = [v for v in VECTORS if v["kind"] == "refused"]
+    assert len(refused) >= 20
+    for v in refused:
+        for msg in (evwire.loads(v["cbor"]), evwire.FrameDecoder().feed(v["frame"])[0]):
+            got = str(raises(ValidationError, evwire.validate, msg))
+            if got != v["error"]:
+                _fail(v, "refusal", got)
+
+
+def test_refused_vectors_become_an_error_response_naming_the_field():
+    from evwire.dispatch import Dispatcher
+
+    class Nobody:
+        pass
+
+    # Validation comes first: no type needs to be accepted, no handler to run.
+    dispatcher = Dispatcher(Nobody(), ())
+    for v in VECTORS:
+        if v["kind"] != "refused":
+            continue
+        reply = dispatcher.handle(evwire.loads(v["cbor"]))
+        assert reply["type"] == t.ERROR_RESPONSE and reply["code"] == "validation_error"
+        assert reply["error"] == v["error"], v["name"]
+        evwire.validate(reply)
+
+
+def test_message_vectors_are_accepted():
+    for v in VECTORS:
+        if v["kind"] == "message":
+            evwire.validate(evwire.loads(v["cbor"]))

@@ -10,11 +10,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 import evwire
 from evcharge.harness.procs import wait_until
+from evcharge.secretfile import write_secret_file
 from evwire import make
 from evwire import types as t
 from evwire.auth import auth_mac
@@ -223,10 +225,13 @@ class FakeCentral(FakePeer):
 
 def monitor_args(engine: FakePeer | str, central: FakePeer | str, outbox: os.PathLike,
                  *extra: str, secret: str = "s3cret") -> list[str]:
-    """`evcharge monitor` arguments with short timers for tests."""
+    """`evcharge monitor` arguments with short timers for tests; the secret goes in a
+    0600 file beside the outbox (never on the command line)."""
     engine_addr = engine if isinstance(engine, str) else engine.address
     central_addr = central if isinstance(central, str) else central.address
-    return ["monitor", "--cp-id", "CP1", "--secret", secret, "--location", "Test bay 1",
+    secret_file = write_secret_file(Path(outbox).with_name("cp-secret"), secret)
+    return ["monitor", "--cp-id", "CP1", "--secret-file", str(secret_file),
+            "--location", "Test bay 1",
             "--max-kw", "22", "--engine", engine_addr, "--central", central_addr,
             "--outbox", str(outbox), "--health-interval", "0.2", "--engine-timeout", "0.5",
             "--heartbeat-interval", "0.2", "--backoff-base", "0.1", "--backoff-cap", "0.5",

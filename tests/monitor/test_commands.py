@@ -149,7 +149,7 @@ def test_command_for_another_cp_or_malformed_gets_an_error_response(running, fak
 
 def test_walk_up_request_goes_to_central_and_the_answer_back(running, fake_engine,
                                                              fake_central):
-    request = make(t.LOCAL_CHARGE_REQUEST, cp_id="CP1", card_uid="04A1B2", timestamp=1)
+    request = make(t.LOCAL_CHARGE_REQUEST, cp_id="CP1", card_uid="04A1B2", timestamp=1700000000)
     fake_engine.send(request)
     assert fake_central.wait_for(t.LOCAL_CHARGE_REQUEST) == request
     response = make(t.LOCAL_CHARGE_RESPONSE, request["message_id"], status=t.SUCCESS,
@@ -160,7 +160,7 @@ def test_walk_up_request_goes_to_central_and_the_answer_back(running, fake_engin
 
 def test_walk_up_request_without_central_is_refused_at_the_cp(fake_engine, start_monitor):
     start_monitor(fake_engine, f"127.0.0.1:{free_port()}")
-    request = make(t.LOCAL_CHARGE_REQUEST, cp_id="CP1", driver_id="D42", timestamp=1)
+    request = make(t.LOCAL_CHARGE_REQUEST, cp_id="CP1", driver_id="D42", timestamp=1700000000)
     fake_engine.send(request)
     answer = fake_engine.wait_for(t.LOCAL_CHARGE_RESPONSE)
     assert answer["message_id"] == request["message_id"]

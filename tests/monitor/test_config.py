@@ -55,6 +55,10 @@ def test_secret_from_a_file(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("from-file\n")
     flags = dict(BASE, secret=None, secret_file=str(secret))
+    secret.chmod(0o644)
+    with pytest.raises(config.ConfigError, match="may be read by others"):
+        config.build(None, flags, environ={})
+    secret.chmod(0o600)
     assert config.build(None, flags, environ={}).secret == "from-file"
 
 

@@ -98,7 +98,8 @@ def test_garbage_and_invalid_messages_from_the_engine_are_answered_not_fatal(
     error = fake_engine.wait_for(t.ERROR_RESPONSE, since=mark)
     assert error["message_id"] == bad["message_id"]
     assert "charging_data: missing field" in error["error"]
-    fake_engine.send(make(t.HEARTBEAT_REQUEST, cp_id="CP1", status="AVAILABLE", timestamp=1))
+    fake_engine.send(make(t.HEARTBEAT_REQUEST, cp_id="CP1", status="AVAILABLE",
+                          timestamp=1700000000))
     error = fake_engine.wait_for(t.ERROR_RESPONSE, since=mark,
                                  where=lambda m: m["request_type"] == t.HEARTBEAT_REQUEST)
     assert "unexpected message type" in error["error"]
@@ -144,10 +145,11 @@ def test_engine_over_a_serial_line(fake_central, procs, outbox_path):
     engine = PtyEngine()
     try:
         proc = procs.evcharge("monitor", [
-            "monitor", "--cp-id", "CP1", "--secret", "s3cret", "--engine-serial", engine.device,
+            "monitor", "--cp-id", "CP1", "--engine-serial", engine.device,
             "--central", fake_central.address, "--outbox", str(outbox_path),
             "--health-interval", "0.2", "--engine-timeout", "0.5", "--heartbeat-interval", "0.2",
-            "--backoff-base", "0.1", "--engine-backoff-cap", "0.3"])
+            "--backoff-base", "0.1", "--engine-backoff-cap", "0.3"],
+            env={"EVCHARGE_SECRET": "s3cret"})
         update = fake_central.wait_for(t.STATUS_UPDATE, timeout=15)
         assert update["status"] == t.CP_AVAILABLE, proc.log()
         assert any(m["type"] == t.HEALTH_CHECK_REQUEST for m in engine.received)

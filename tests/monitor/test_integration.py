@@ -164,7 +164,7 @@ def test_broker_restarted_mid_session_loses_nothing(net, restartable_broker):
 
 def admin(net: Network, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([bin_path("evcharge"), "admin", "--central", net.central_address,
-                           "--token", net.spec.admin_token, *args],
+                           "--admin-token-file", str(net.spec.admin_token_file), *args],
                           capture_output=True, text=True, timeout=30)
 
 

@@ -8,8 +8,9 @@ import pytest
 from evcharge.harness.procs import free_port, wait_until
 from evkafka import names
 from evkafka.client import AssignedConsumer, ensure_topics
-from evwire import dumps
+from evwire import dumps, loads
 from evwire import types as t
+from evwire.auth import record_verifies
 
 
 def consume(bootstrap: str, count: int, timeout: float = 20.0) -> list:
@@ -26,6 +27,15 @@ def consume(bootstrap: str, count: int, timeout: float = 20.0) -> list:
     finally:
         consumer.close()
     return sorted(got, key=lambda m: (m.partition(), m.offset()))
+
+
+def unsigned(record, secret: str = "s3cret") -> bytes:
+    """The Engine's payload inside a cp-events record, once its `mac` verified with the
+    CP's secret (the Monitor signs each record at produce time)."""
+    msg = loads(record.value())
+    assert record_verifies(msg, secret), msg
+    del msg["mac"]
+    return dumps(msg)
 
 
 def send_session(engine, session_id: str, samples: int) -> list[dict]:
@@ -49,7 +59,8 @@ def test_records_reach_kafka_unchanged_keyed_by_cp_and_leave_the_outbox(
     ack = fake_engine.wait_for(t.CHARGE_COMPLETION_ACK)
     assert ack["message_id"] == msgs[-1]["message_id"]
     records = consume(kafka_bootstrap, len(msgs))
-    assert [r.value() for r in records] == [dumps(m) for m in msgs]  # the Engine's bytes, in order
+    # the Engine's bytes, in order, each signed
+    assert [unsigned(r) for r in records] == [dumps(m) for m in msgs]
     assert {r.key() for r in records} == {b"CP1"}
     assert {r.partition() for r in records} == {records[0].partition()}
     wait_until(lambda: read_outbox() == [], timeout=10, what="outbox emptied")
@@ -69,7 +80,7 @@ def test_broker_unreachable_then_reachable_loses_nothing_and_keeps_order(
 
     start_monitor(fake_engine, fake_central, "--kafka", kafka_bootstrap)
     records = consume(kafka_bootstrap, len(msgs))
-    assert [r.value() for r in records] == [dumps(m) for m in msgs]
+    assert [unsigned(r) for r in records] == [dumps(m) for m in msgs]
     wait_until(lambda: read_outbox() == [], timeout=10, what="outbox emptied")
 
 
@@ -88,7 +99,7 @@ def test_monitor_killed_mid_session_replays_its_outbox_at_restart(
     fake_engine.send(done)
     fake_engine.wait_for(t.CHARGE_COMPLETION_ACK)
     records = consume(kafka_bootstrap, 11)
-    values = [r.value() for r in records]
+    values = [unsigned(r) for r in records]
     assert values == [dumps(m) for m in [*first, done]]  # replayed first, then the new record
     wait_until(lambda: read_outbox() == [], timeout=10, what="outbox emptied")
 
@@ -111,7 +122,7 @@ def test_a_long_outage_thins_samples_but_never_a_completion(
 
     start_monitor(fake_engine, fake_central, "--kafka", kafka_bootstrap)
     records = consume(kafka_bootstrap, len(kept))
-    assert [r.value() for r in records] == [p for _k, _m, p in in_rows(kept, old + msgs)]
+    assert [unsigned(r) for r in records] == [p for _k, _m, p in in_rows(kept, old + msgs)]
 
 
 def in_rows(kept_ids: list[str], sent: list[dict]) -> list[tuple]:

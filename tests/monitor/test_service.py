@@ -47,8 +47,9 @@ def test_unusable_outbox_path_is_one_line_and_a_failure_exit(fake_engine, fake_c
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     proc = procs.evcharge("monitor", [
-        "monitor", "--cp-id", "CP1", "--secret", "s", "--engine", fake_engine.address,
-        "--central", fake_central.address, "--outbox", str(blocker / "outbox.sqlite3")])
+        "monitor", "--cp-id", "CP1", "--engine", fake_engine.address,
+        "--central", fake_central.address, "--outbox", str(blocker / "outbox.sqlite3")],
+        env={"EVCHARGE_SECRET": "s"})
     assert proc.popen.wait(15) == 1
     lines = proc.log().strip().splitlines()
     assert all(line.startswith("<") for line in lines)  # journald lines only

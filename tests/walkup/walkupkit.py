@@ -15,6 +15,7 @@ from evcharge.harness import commands
 from evcharge.harness.network import Network, NetworkError, wait_ready
 from evcharge.harness.procs import Proc, wait_until
 from evcharge.harness.spec import NetworkSpec
+from evcharge.secretfile import write_secret_file
 
 
 class WalkUpNetwork(Network):
@@ -68,9 +69,14 @@ class WalkUpNetwork(Network):
 
     # -- the operator ------------------------------------------------------
     def add_driver(self, driver_id: str, *options: str) -> None:
-        """`evcharge central add-driver` on the live database, as an operator does."""
+        """`evcharge central add-driver` on the live database, as an operator does, with
+        the driver's secret in its 0600 file (which the driver's commands then use)."""
+        secret_file = self.spec.driver_secret_file(driver_id)
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        write_secret_file(secret_file, self.spec.driver_secret(driver_id))
         argv = commands.on_host(self.spec.hub, ["central", "add-driver", driver_id, "--db",
-                                                str(self.spec.db_path), *options])
+                                                str(self.spec.db_path), "--secret-file",
+                                                str(secret_file), *options])
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
                               env={**os.environ, **self.env})
         if done.returncode != 0:

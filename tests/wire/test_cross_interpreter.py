@@ -85,3 +85,39 @@ def test_micropython_wire_suite_passes(procs, micropython):
     last = log.strip().splitlines()[-1]
     assert last.startswith("micropython: ") and last.endswith(" passed, 0 failed"), log
     assert int(last.split()[1]) >= 60, log
+
+
+def test_micropython_peer_refuses_each_bad_vector_naming_the_field(procs, micropython, mpv):
+    # Refused vectors (NaN, infinities, bad ids, timestamps out of the window)
+    # sent by CPython over TCP; the MicroPython peer answers each with the
+    # error_response its boundary gives, and the good messages with "valid".
+    vectors = [v for v in mpv.load() if v["kind"] in ("refused", "message")]
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(20)
+        port = server.getsockname()[1]
+        peer = procs.start(
+            "mp-validate",
+            [micropython, "-X", "heapsize=4M", "-c",
+             f"import mp_vectors; mp_vectors.validate_frames('127.0.0.1', {port})"],
+            env={"MICROPYPATH": MICROPYPATH}, cwd=ROOT)
+        conn, _ = server.accept()
+    with conn:
+        conn.settimeout(20)
+        decoder = evwire.FrameDecoder()
+        for v in vectors:
+            conn.sendall(v["frame"])
+            replies: list = []
+            while not replies:
+                data = conn.recv(4096)
+                assert data, "micropython peer closed early:\n" + peer.log()
+                replies += decoder.feed(data)
+            (reply,) = replies
+            if v["kind"] == "message":
+                assert reply == {"valid": True}, v["name"]
+                continue
+            assert reply["type"] == "error_response" and reply["code"] == "validation_error"
+            assert reply["error"] == v["error"], v["name"]
+            evwire.validate(reply)
+        conn.sendall(evwire.encode_frame({"stop": True}))
+    wait_until(lambda: not peer.alive(), timeout=10, what="micropython peer exit")
+    assert peer.popen.returncode == 0, peer.log()

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mp_vectors import GOOD, valid_message  # loaded by conftest.py
 
 import evwire
 from evwire import types as t
@@ -18,10 +19,8 @@ from evwire.compat import hmac_sha256
 from evwire.dispatch import Dispatcher
 from evwire.errors import UnknownTypeError, ValidationError
 from evwire.messages import counter_ids, set_id_source
-from evwire.schema import SCHEMA, fields_of
+from evwire.schema import SCHEMA, fields_of, rule_of
 
-GOOD = {"str": "CP1", "int": 1700000000, "num": 11.5, "bool": False, "list": [{"a": 1}],
-        "map": {"k": "v"}, "any": [1, "two"]}
 WRONG = {"str": [("an int", 5), ("bytes", b"CP1"), ("a list", ["CP1"])],
          "int": [("a bool", True), ("a float", 1.0), ("text", "1")],
          "num": [("a bool", True), ("text", "11.0"), ("a list", [11.0])],
@@ -32,17 +31,19 @@ WORDS = {"str": "a text string", "int": "an integer", "num": "a number", "bool":
          "list": "a list", "map": "a map"}
 
 
+def base(kind: str) -> str:
+    return rule_of(kind)[0]
+
+
 def valid(msg_type: str) -> dict:
-    msg = {"type": msg_type, "message_id": str(uuid.uuid4())}
-    msg.update({name: GOOD[kind] for name, kind, _n, required in fields_of(msg_type) if required})
-    return msg
+    return valid_message(msg_type, str(uuid.uuid4()))
 
 
 REQUIRED = [(mt, name) for mt in sorted(SCHEMA)
             for name, _k, _n, required in fields_of(mt) if required]
-WRONG_KINDS = [(mt, name, kind, label, value) for mt in sorted(SCHEMA)
+WRONG_KINDS = [(mt, name, base(kind), label, value) for mt in sorted(SCHEMA)
                for name, kind, _n, _r in fields_of(mt) if kind != "any"
-               for label, value in WRONG[kind]]
+               for label, value in WRONG[base(kind)]]
 
 
 @pytest.mark.parametrize("msg_type", sorted(SCHEMA))

@@ -119,3 +119,18 @@ def test_same_tells_signed_zero_and_types_apart(mpv):
     assert mpv.same(float("nan"), float("nan"))
     assert not mpv.same({"a": [1, 2.0]}, {"a": [1, 2]})
     assert mpv.same({"a": [1, -0.0]}, {"a": [1, struct.unpack(">d", b"\x80" + bytes(7))[0]]})
+
+
+def test_refused_vectors_cover_the_issue_and_are_refused(mpv):
+    refused = [v for v in mpv.load(str(VECTORS_FILE)) if v["kind"] == "refused"]
+    leaves = [leaf for v in refused for leaf in _leaves(v["value"])]
+    assert any(isinstance(x, float) and math.isnan(x) for x in leaves)
+    assert math.inf in leaves and -math.inf in leaves
+    assert any(isinstance(x, (int, float)) and not isinstance(x, bool) and x < 0
+               for x in leaves)
+    assert any(isinstance(x, str) and len(x) == 65 for x in leaves)
+    assert 0 in leaves  # a timestamp out of the window
+    for v in refused:
+        with pytest.raises(evwire.ValidationError) as err:
+            evwire.validate(cbor2.loads(v["cbor"]))
+        assert str(err.value) == v["error"], v["name"]

@@ -17,6 +17,7 @@ from evcentral.db import Database, now_s
 from evcharge.harness.procs import Proc, ProcessGroup, free_port, wait_port, wait_until
 
 ADMIN_TOKEN = "evbench-admin"
+CENTRAL_ENV = {"EVCHARGE_ADMIN_TOKEN": ADMIN_TOKEN}  # never on Central's command line
 # What asking Central's admin port may raise (RuntimeError: a refusal, see list_cps).
 ADMIN_ERRORS = (CentralUnreachable, NoReply, RuntimeError)
 READY_TIMEOUT_S = 60.0
@@ -51,7 +52,7 @@ class CentralProcess:
 
     def argv(self) -> list[str]:
         args = ["central", "--listen", f"127.0.0.1:{self.port}", "--db", str(self.db_path),
-                "--kafka", self.bootstrap, "--admin-token", ADMIN_TOKEN,
+                "--kafka", self.bootstrap,
                 "--max-connections", str(self.max_connections), "--log-level", self.log_level]
         if self.profile_path is None:
             return args
@@ -62,9 +63,9 @@ class CentralProcess:
         argv = self.argv()
         self.started_at = time.monotonic()
         if self.profile_path is None:
-            self.proc = self.group.evcharge("central", argv)
+            self.proc = self.group.evcharge("central", argv, env=CENTRAL_ENV)
         else:
-            self.proc = self.group.start("central", argv)
+            self.proc = self.group.start("central", argv, env=CENTRAL_ENV)
         wait_port("127.0.0.1", self.port, timeout=READY_TIMEOUT_S, proc=self.proc.popen)
         wait_until(lambda: "ready listening" in self.proc.log(), timeout=READY_TIMEOUT_S,
                    interval=0.02, what="Central ready")

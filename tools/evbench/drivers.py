@@ -1,8 +1,11 @@
 """M simulated drivers: charge requests over TCP, and their events from Kafka.
 
-Requests: the drivers share a few TCP connections to Central (a driver
-connection may carry requests of any driver id), so thousands of drivers do
-not need thousands of sockets. Events: ONE consumer reads driver-events for
+Requests: as a real Driver does, each charge request goes on a connection of
+its own that first authenticates as its driver (auth_request with the
+driver's secret: a connection speaks for one driver only); at most a few
+dozen are open at once, so thousands of drivers do not need thousands of
+sockets. The drivers are provisioned with secrets in Central's database
+first (provision_drivers). Events: ONE consumer reads driver-events for
 all of them and keeps the records whose key (the driver id) carries this
 run's driver prefix, as M separate consumers each filtering their own key
 would; it decodes only what it measures (forwarded charging_data, tickets).
@@ -10,20 +13,38 @@ would; it decodes only what it measures (forwarded charging_data, tickets).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 
 from evbench.metrics import Latencies
+from evcentral.db import Database, now_s
 from evkafka.client import AssignedConsumer
 from evwire import Dispatcher, FrameDecoder, encode_frame, loads, make
 from evwire import types as t
+from evwire.auth import make_driver_auth_request
 from evwire.errors import WireError
 from evwire.trace import log
 
 REQUEST_TIMEOUT_S = 10.0  # the Driver's default answer timeout
 REPLY_MAX = 1 << 20
+MAX_OPEN_LINKS = 64  # driver connections open at once (each lives for one request)
+
+
+def provision_drivers(db_path: Path, secrets: dict[str, str]) -> None:
+    """Every driver of the run, with its secret, in one transaction (add-driver is slow)."""
+    db = Database(db_path)
+    try:
+        with db.transaction() as c:
+            c.executemany(
+                "INSERT INTO drivers (driver_id, name, created_at, secret_enc)"
+                " VALUES (?, 'bench', ?, ?)",
+                [(driver_id, now_s(), db.box.encrypt(secret))
+                 for driver_id, secret in secrets.items()])
+    finally:
+        db.close()
 
 
 class DriverReplies:
@@ -35,6 +56,9 @@ class DriverReplies:
     def charge_request_response(self, msg: dict) -> None:
         self.link.answer(msg)
 
+    def auth_response(self, msg: dict) -> None:
+        self.link.answer(msg)
+
     def error_response(self, msg: dict) -> None:
         self.link.answer(msg)
 
@@ -43,7 +67,8 @@ class DriverLink(asyncio.Protocol):
     def __init__(self):
         self.decoder = FrameDecoder(REPLY_MAX)
         self.dispatcher = Dispatcher(DriverReplies(self),
-                                     (t.CHARGE_REQUEST_RESPONSE, t.ERROR_RESPONSE))
+                                     (t.CHARGE_REQUEST_RESPONSE, t.AUTH_RESPONSE,
+                                      t.ERROR_RESPONSE))
         self.transport: asyncio.Transport | None = None
         self.waiting: dict[str, asyncio.Future] = {}
 
@@ -81,29 +106,57 @@ class DriverLink(asyncio.Protocol):
 
 
 class DriverDesk:
-    """Sends charge requests; remembers when, so the CP can time the start command."""
+    """Sends charge requests, each on its own connection authenticated as its driver;
+    remembers when, so the CP can time the start command (the auth is not timed)."""
 
-    def __init__(self, host: str, port: int, connections: int,
-                 requested_at: dict[str, tuple[float, Latencies]]):
+    def __init__(self, host: str, port: int, requested_at: dict[str, tuple[float, Latencies]],
+                 secret_of: Callable[[str], str], connections: int = MAX_OPEN_LINKS):
         self.host, self.port = host, port
-        self.count = max(1, connections)
         self.requested_at = requested_at
-        self.links: list[DriverLink] = []
-        self._next = itertools.cycle(range(self.count))
+        self.secret_of = secret_of
+        self.slots = asyncio.Semaphore(max(1, connections))
+        self.links: set[DriverLink] = set()
         self.accepted = 0
         self.refused: Counter[str] = Counter()
 
     async def open(self) -> None:
+        """Nothing to open ahead: a connection per request, as a Driver does."""
+
+    async def _link_as(self, driver_id: str) -> tuple[DriverLink | None, str]:
+        """A connection authenticated as driver_id, or (None, why not)."""
         loop = asyncio.get_running_loop()
-        for _ in range(self.count):
+        try:
             _transport, link = await loop.create_connection(DriverLink, self.host, self.port)
-            self.links.append(link)
+        except OSError as exc:
+            return None, f"cannot connect: {exc.strerror or exc}"
+        self.links.add(link)
+        reply = await link.ask(make_driver_auth_request(driver_id, self.secret_of(driver_id)),
+                               REQUEST_TIMEOUT_S)
+        if reply is None or reply.get("status") != t.SUCCESS:
+            self._drop(link)
+            return None, "auth: " + ("no answer" if reply is None else
+                                     reply.get("reason") or reply.get("error") or "refused")
+        return link, ""
+
+    def _drop(self, link: DriverLink) -> None:
+        self.links.discard(link)
+        if link.transport is not None:
+            link.transport.close()
 
     async def charge(self, cp_id: str, driver_id: str, recorder: Latencies) -> str | None:
         """charge_request; the session id, or None if refused or unanswered."""
-        msg = make(t.CHARGE_REQUEST, cp_id=cp_id, driver_id=driver_id, timestamp=int(time.time()))
-        self.requested_at[msg["message_id"]] = (time.monotonic(), recorder)
-        reply = await self.links[next(self._next)].ask(msg, REQUEST_TIMEOUT_S)
+        async with self.slots:
+            link, why_not = await self._link_as(driver_id)
+            if link is None:
+                self.refused[why_not] += 1
+                return None
+            msg = make(t.CHARGE_REQUEST, cp_id=cp_id, driver_id=driver_id,
+                       timestamp=int(time.time()))
+            self.requested_at[msg["message_id"]] = (time.monotonic(), recorder)
+            try:
+                reply = await link.ask(msg, REQUEST_TIMEOUT_S)
+            finally:
+                self._drop(link)
         if reply is None or reply.get("status") != t.SUCCESS:
             self.requested_at.pop(msg["message_id"], None)
             why = "no answer" if reply is None else (reply.get("reason") or reply.get("error")
@@ -114,9 +167,8 @@ class DriverDesk:
         return reply["session_id"]
 
     def close(self) -> None:
-        for link in self.links:
-            if link.transport is not None:
-                link.transport.close()
+        for link in list(self.links):
+            self._drop(link)
 
 
 class DriverEvents:

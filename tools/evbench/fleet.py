@@ -29,7 +29,7 @@ from evmonitor.central_link import (
 from evmonitor.config import MonitorConfig
 from evwire import dumps, make
 from evwire import types as t
-from evwire.auth import make_auth_request
+from evwire.auth import make_auth_request, sign_record
 from evwire.trace import log
 
 SLOTS = 50
@@ -187,7 +187,8 @@ class Fleet:
                    total_cost=round(session.energy_kwh * session.price_per_kwh, 2),
                    charging_rate=RATE_KW, timestamp=int(wall), created_ms=int(wall * 1000),
                    price_per_kwh=session.price_per_kwh)
-        if self.producers.produce(cp.index, cp.key, dumps(msg)):
+        # Signed with the CP's secret as a Monitor does (Central drops unsigned records).
+        if self.producers.produce(cp.index, cp.key, dumps(sign_record(msg, cp.secret))):
             self.sent_ids.add(msg["message_id"])
 
     def complete(self, cp: SimCp) -> bool:
@@ -201,7 +202,7 @@ class Fleet:
                    driver_id=session.driver_id, energy_consumed_kwh=energy,
                    total_cost=round(energy * session.price_per_kwh, 2), reason=t.REASON_EV_FULL,
                    price_per_kwh=session.price_per_kwh, timestamp=int(time.time()))
-        if self.producers.produce(cp.index, cp.key, dumps(msg)):
+        if self.producers.produce(cp.index, cp.key, dumps(sign_record(msg, cp.secret))):
             self.completions_sent += 1
             return True
         return False

@@ -27,7 +27,7 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 
 from evbench.central import ADMIN_ERRORS, CentralProcess, provision
-from evbench.drivers import DriverDesk, DriverEvents
+from evbench.drivers import DriverDesk, DriverEvents, provision_drivers
 from evbench.figures import telemetry_figures
 from evbench.fleet import Fleet
 from evbench.metrics import Latencies, rate
@@ -41,7 +41,6 @@ from evwire.trace import log
 
 DEFAULT_GC = gc.get_threshold()
 CPS_PER_PRODUCER = 2500
-DRIVERS_PER_CONNECTION = 2500
 
 
 @dataclass
@@ -72,6 +71,12 @@ class Step:
         self.secrets = {f"CP{i:05d}": f"bench-secret-{tag}-{i}" for i in range(total)}
         workdir.mkdir(parents=True, exist_ok=True)
         provision(workdir / "central.db", self.secrets)
+        # Every driver authenticates: the ramp's one per CP, the probes' one per request.
+        probes = int(opts.probe_rate * opts.window_s) + 2 if opts.probe_cps else 0
+        self.driver_secrets = {driver_id: f"bench-driver-{tag}-{driver_id}" for driver_id in
+                               [f"{self.driver_prefix}{i}" for i in range(opts.cps)]
+                               + [f"{self.driver_prefix}P{n}" for n in range(1, probes + 1)]}
+        provision_drivers(workdir / "central.db", self.driver_secrets)
         self.central = CentralProcess(workdir, bootstrap, max_connections=total + 100,
                                       log_level=opts.log_level, profile_path=opts.profile_path)
         self.requested_at: dict = {}
@@ -97,8 +102,8 @@ class Step:
                                  count=-(-opts.cps // CPS_PER_PRODUCER))
         self.fleet = Fleet("127.0.0.1", self.central.port, self.secrets, producers,
                            self.requested_at)
-        self.desk = DriverDesk("127.0.0.1", self.central.port,
-                               -(-opts.cps // DRIVERS_PER_CONNECTION), self.requested_at)
+        self.desk = DriverDesk("127.0.0.1", self.central.port, self.requested_at,
+                               lambda d: self.driver_secrets.get(d, "not provisioned"))
         self.events = await asyncio.to_thread(
             DriverEvents, self.bootstrap, names.driver_events(),
             names.namespace() + "evbench-drivers", self.driver_prefix)

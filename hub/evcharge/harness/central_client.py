@@ -9,6 +9,8 @@ made from inside a network namespace when the hub is a separate host.
 """
 from __future__ import annotations
 
+import ssl
+
 from evcentral.admin_client import AdminClient, CentralUnreachable, NoReply
 from evcharge.harness.netns import connect_in_namespace
 from evwire import types as t
@@ -26,8 +28,8 @@ class NamespacedAdminClient(AdminClient):
     """An AdminClient whose TCP connection starts in network namespace `namespace`."""
 
     def __init__(self, namespace: str, host: str, port: int, token: str | None,
-                 timeout: float = 5.0):
-        super().__init__(host, port, token, timeout)
+                 timeout: float = 5.0, ssl_context: ssl.SSLContext | None = None):
+        super().__init__(host, port, token, timeout, ssl_context)
         self.namespace = namespace
 
     def connect(self) -> None:
@@ -37,6 +39,7 @@ class NamespacedAdminClient(AdminClient):
         except OSError as exc:
             raise CentralUnreachable(f"cannot reach Central at {self.host}:{self.port} from "
                                      f"{self.namespace} ({exc.strerror or exc})") from None
+        self._start_tls()
 
 
 class CentralClient:

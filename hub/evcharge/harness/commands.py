@@ -32,16 +32,21 @@ def provisioning(spec: NetworkSpec) -> list[list[str]]:
     steps = []
     for cp in spec.cps:
         steps.append(["central", "add-cp", cp.cp_id, "--db", db, "--location", cp.location,
-                      "--max-kw", _num(cp.max_kw), "--secret", cp.secret])
-    for driver_id in spec.drivers:
-        steps.append(["central", "add-driver", driver_id, "--db", db])
+                      "--max-kw", _num(cp.max_kw),
+                      "--secret-file", str(spec.cp_secret_file(cp.cp_id))])
+    for driver_id in spec.drivers:  # Network.provision writes each secret file first
+        steps.append(["central", "add-driver", driver_id, "--db", db,
+                      "--secret-file", str(spec.driver_secret_file(driver_id))])
     return steps
 
 
 def central(spec: NetworkSpec, listen: str, kafka: str) -> list[str]:
     args = ["central", "--listen", listen, "--db", str(spec.db_path), "--kafka", kafka,
-            "--price-per-kwh", _num(spec.price_per_kwh), "--admin-token", spec.admin_token,
-            "--heartbeat-timeout", _num(spec.timers.heartbeat_timeout_s)]
+            "--price-per-kwh", _num(spec.price_per_kwh),
+            "--admin-token-file", str(spec.admin_token_file),
+            "--heartbeat-timeout", _num(spec.timers.heartbeat_timeout_s),
+            # the virtual hardware runs time_scale times faster: so may its energy
+            "--time-scale", _num(spec.timers.time_scale)]
     if spec.require_known_drivers:
         args.append("--require-known-drivers")
     return args
@@ -70,6 +75,7 @@ def engine(spec: NetworkSpec, cp_id: str, listen: str) -> list[str]:
     cp_dir = spec.cp_dir(cp_id)
     return ["engine", "--cp-id", cp_id, "--listen", listen, "--meter", str(meter_link(cp_dir)),
             "--state-dir", str(cp_dir / "engine-state"), "--runtime", spec.runtime,
+            "--link-key-file", str(spec.link_key_file(cp_id)),
             "--monitor-grace", _num(spec.timers.engine_grace_s),
             "--ev-full-s", _num(spec.timers.ev_full_s), "--menu", "off",
             # `evcharge sim-hw` serves a card reader on unit 3: walk-up swipes work.
@@ -80,7 +86,8 @@ def monitor(spec: NetworkSpec, cp_id: str, engine_at: str, central_at: str,
             kafka: str) -> list[str]:
     cp = spec.cp(cp_id)
     t = spec.timers
-    return ["monitor", "--cp-id", cp_id, "--secret", cp.secret, "--engine", engine_at,
+    return ["monitor", "--cp-id", cp_id, "--secret-file", str(spec.cp_secret_file(cp_id)),
+            "--engine", engine_at, "--engine-key-file", str(spec.link_key_file(cp_id)),
             "--central", central_at, "--kafka", kafka,
             "--outbox", str(spec.cp_dir(cp_id) / "outbox.sqlite3"),
             "--location", cp.location, "--max-kw", _num(cp.max_kw),
@@ -91,11 +98,15 @@ def monitor(spec: NetworkSpec, cp_id: str, engine_at: str, central_at: str,
 
 
 def driver(driver_id: str, central_at: str, kafka: str, state_dir: Path,
-           args: list[str]) -> list[str]:
-    """A driver command with --json output; its ticket book lives in state_dir."""
+           args: list[str], secret_file: Path | None = None) -> list[str]:
+    """A driver command with --json output; its ticket book lives in state_dir, its
+    secret in secret_file (0600; never the secret itself in argv)."""
+    secret = ["--secret-file", str(secret_file)] if secret_file is not None else []
     return ["driver", "--id", driver_id, "--central", central_at, "--kafka", kafka, "--json",
-            "--state-dir", str(state_dir), *args]
+            "--state-dir", str(state_dir), *secret, *args]
 
 
-def admin(central_at: str, token: str, args: list[str]) -> list[str]:
-    return ["admin", "--central", central_at, "--token", token, "--json", *args]
+def admin(central_at: str, token_file: Path, args: list[str]) -> list[str]:
+    """An admin command; the token stays in its 0600 file, never in argv."""
+    return ["admin", "--central", central_at, "--admin-token-file", str(token_file), "--json",
+            *args]

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from evcentral.admin_client import AdminClient
+from evcentral.tls import is_loopback
 from evcharge.harness import centraldb, commands
 from evcharge.harness.central_client import (
     CentralClient,
@@ -28,6 +29,8 @@ from evcharge.harness.central_client import (
 from evcharge.harness.drivers import DriverRun
 from evcharge.harness.procs import Proc, ProcessGroup, free_port, port_open, wait_until
 from evcharge.harness.spec import Host, NetworkSpec
+from evcharge.harness.tls import NetworkTLS
+from evcharge.secretfile import write_secret_file
 from evsim.control import ControlClient
 
 
@@ -62,6 +65,13 @@ class Network:
         self.engine_ports = {cp.cp_id: free_port() for cp in spec.cps}
         self.kafka = spec.kafka or f"{spec.hub.address}:{self.broker_port}"
         self.central_address = f"{spec.hub.address}:{self.central_port}"
+        self.http_port = free_port()  # used when spec.http
+        self.ocpp_port = free_port()  # used when spec.ocpp
+        # TLS to Central (spec.tls; by default when the hub is a separate host):
+        # a CA and certificates for the hub's address, made before any client.
+        use_tls = spec.tls if spec.tls is not None else not is_loopback(spec.hub.address)
+        self.tls = NetworkTLS.create(spec.pki_dir, spec.hub.address,
+                                     [cp.cp_id for cp in spec.cps]) if use_tls else None
         self.env: dict[str, str] = {}
         if spec.kafka_namespace is not None:
             self.env[commands.ENV_KAFKA_NAMESPACE] = spec.kafka_namespace
@@ -96,7 +106,7 @@ class Network:
         self.central.close()
         for control in self.sims.values():
             control.close()
-        order = ("driver-", "monitor-", "engine-", "sim-", "central", "broker")
+        order = ("driver-", "monitor-", "ocpp-", "engine-", "sim-", "central", "broker")
         for prefix in order:
             for name, proc in list(self.procs.items()):
                 if name.startswith(prefix):
@@ -153,8 +163,22 @@ class Network:
                                    f"(nothing listens there after {timeout:g} s)")
             time.sleep(0.2)
 
+    def write_secrets(self) -> None:
+        """Every secret in its 0600 file: CP secrets, driver secrets, the admin token
+        (none goes on a command line, where anyone on the host could read it)."""
+        write_secret_file(self.spec.admin_token_file, self.spec.admin_token)
+        for cp in self.spec.cps:
+            self.spec.cp_dir(cp.cp_id).mkdir(parents=True, exist_ok=True)
+            write_secret_file(self.spec.cp_secret_file(cp.cp_id), cp.secret)
+            write_secret_file(self.spec.link_key_file(cp.cp_id), cp.link_key)
+
     def provision(self) -> None:
         """A fresh Central database with this network's CPs and drivers."""
+        self.write_secrets()
+        for driver_id in self.spec.drivers:
+            self.spec.driver_dir(driver_id).mkdir(parents=True, exist_ok=True)
+            write_secret_file(self.spec.driver_secret_file(driver_id),
+                              self.spec.driver_secret(driver_id))
         for args in commands.provisioning(self.spec):
             done = subprocess.run(commands.on_host(self.spec.hub, args), capture_output=True,
                                   text=True, env={**os.environ, **self.env}, timeout=60)
@@ -164,7 +188,19 @@ class Network:
 
     def start_central(self) -> Proc:
         args = commands.central(self.spec, self.central_address, self.kafka)
+        if self.tls is not None:
+            args += self.tls.central_args()
+        if self.spec.http:
+            args += ["--http", f"{self.spec.hub.address}:{self.http_port}"]
+        if self.spec.ocpp:
+            args += ["--ocpp", f"{self.spec.hub.address}:{self.ocpp_port}"]
         return self._start("central", self.spec.hub, args, timeout=60)
+
+    @property
+    def http_url(self) -> str:
+        """The web console's URL (spec.http): https when Central serves TLS."""
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.spec.hub.address}:{self.http_port}/"
 
     def kill_central(self) -> None:
         self.central.close()
@@ -190,6 +226,8 @@ class Network:
     def start_monitor(self, cp_id: str) -> Proc:
         args = commands.monitor(self.spec, cp_id, self.engine_address(cp_id),
                                 self.central_address, self.kafka)
+        if self.tls is not None:
+            args += self.tls.monitor_args(cp_id)
         return self._start(f"monitor-{cp_id}", self.spec.cp_host, args)
 
     def kill_monitor(self, cp_id: str) -> None:
@@ -197,8 +235,14 @@ class Network:
 
     # ----- drivers -------------------------------------------------------
     def driver_args(self, driver_id: str, *args: str) -> list[str]:
-        return commands.driver(driver_id, self.central_address, self.kafka,
-                               self.spec.driver_dir(driver_id) / "state", list(args))
+        secret_file = self.spec.driver_secret_file(driver_id)
+        if not secret_file.exists():  # a driver Central does not know: its secret is made up
+            secret_file.parent.mkdir(parents=True, exist_ok=True)
+            write_secret_file(secret_file, self.spec.driver_secret(driver_id))
+        argv = commands.driver(driver_id, self.central_address, self.kafka,
+                               self.spec.driver_dir(driver_id) / "state", list(args),
+                               self.spec.driver_secret_file(driver_id))
+        return self.tls.client_args(argv) if self.tls is not None else argv
 
     def driver(self, driver_id: str, *args: str, timeout: float = 60.0
                ) -> subprocess.CompletedProcess:
@@ -224,7 +268,8 @@ class Network:
 
     # ----- the operator's console ------------------------------------------
     def admin_args(self, *args: str) -> list[str]:
-        return commands.admin(self.central_address, self.spec.admin_token, list(args))
+        argv = commands.admin(self.central_address, self.spec.admin_token_file, list(args))
+        return self.tls.client_args(argv) if self.tls is not None else argv
 
     def admin(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
         """`evcharge admin --json ...` as an operator types it, output captured."""
@@ -237,9 +282,10 @@ class Network:
         """Central's admin client, connecting from the operator's (driver's) host."""
         host, port, token = self.spec.hub.address, self.central_port, self.spec.admin_token
         namespace = self.spec.driver_host.namespace
+        ctx = self.tls.context() if self.tls is not None else None
         if namespace is None:
-            return AdminClient(host, port, token)
-        return NamespacedAdminClient(namespace, host, port, token)
+            return AdminClient(host, port, token, ssl_context=ctx)
+        return NamespacedAdminClient(namespace, host, port, token, ssl_context=ctx)
 
     def cp_states(self) -> dict[str, str]:
         """{cp_id: state} as Central shows them."""

@@ -36,6 +36,8 @@ class CpSpec:
     soc: float = 20.0           # state of charge at start, percent
     plugged: bool = True
     secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    # Engine <-> Monitor link key (evwire.link_auth): random per CP, given to both by file.
+    link_key: str = field(default_factory=lambda: secrets.token_hex(32))
 
 
 @dataclass
@@ -53,12 +55,18 @@ class NetworkSpec:
     workdir: Path
     cps: list[CpSpec]
     drivers: list[str] = field(default_factory=list)
+    driver_secrets: dict[str, str] = field(default_factory=dict)  # default: generated
     price_per_kwh: float = 0.30
     admin_token: str = field(default_factory=lambda: secrets.token_hex(8))
     runtime: str = "micropython"        # the Engine's interpreter: micropython | cpython
     kafka: str | None = None            # an existing broker; None = start our own
     kafka_namespace: str | None = None  # topic prefix; None = inherit the environment
     require_known_drivers: bool = True
+    http: bool = False  # Central also serves the web console and REST API (--http)
+    ocpp: bool = False  # Central also accepts OCPP 1.6J chargers (--ocpp; harness/ocpp.py)
+    # TLS on Central's port, certificates from `evcharge pki` in workdir/pki:
+    # None = when the hub is a separate host (a plaintext Central refuses that).
+    tls: bool | None = None
     timers: Timers = field(default_factory=Timers)
     hub: Host = field(default_factory=lambda: Host("hub"))
     cp_host: Host = field(default_factory=lambda: Host("cp"))
@@ -79,3 +87,29 @@ class NetworkSpec:
 
     def driver_dir(self, driver_id: str) -> Path:
         return Path(self.workdir) / "drivers" / driver_id
+
+    def driver_secret(self, driver_id: str) -> str:
+        """The driver's secret: given in driver_secrets, else made up once."""
+        return self.driver_secrets.setdefault(driver_id, secrets.token_urlsafe(24))
+
+    def link_key_file(self, cp_id: str) -> Path:
+        """The CP's Engine <-> Monitor link key (mode 0600), read by both."""
+        return self.cp_dir(cp_id) / "link-key"
+
+    def cp_secret_file(self, cp_id: str) -> Path:
+        """The CP's secret (mode 0600), read by add-cp and by its Monitor."""
+        return self.cp_dir(cp_id) / "secret"
+
+    @property
+    def pki_dir(self) -> Path:
+        """The network's CA and certificates (evcharge.harness.tls)."""
+        return Path(self.workdir) / "pki"
+
+    @property
+    def admin_token_file(self) -> Path:
+        """The admin token (mode 0600), read by Central and by `evcharge admin`."""
+        return Path(self.workdir) / "admin-token"
+
+    def driver_secret_file(self, driver_id: str) -> Path:
+        """Where the driver's secret is kept (mode 0600), for add-driver and the driver."""
+        return self.driver_dir(driver_id) / "secret"

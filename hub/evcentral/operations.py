@@ -1,0 +1,51 @@
+"""The operator's actions on charge points, one implementation for every face:
+the TCP manual_command (admin_handlers.py) and the web console / REST API
+(evweb) both call these, so a stop or resume follows the same rules whichever
+way the operator asked."""
+from __future__ import annotations
+
+from evcentral.config import Hub
+from evcentral.driver_handlers import cp_map
+from evcentral.registry import ChargePoint
+from evwire import make
+from evwire import types as t
+from evwire.compat import unix_time
+
+
+def stop_cp(hub: Hub, cp: ChargePoint, reason: str | None) -> str:
+    """Out of service (stored, so it survives restarts); the live session is told and
+    stopped by the CP. Returns the one-line result for the operator."""
+    hub.db.set_cp_stopped(cp.cp_id, True, reason)
+    cp.stopped, cp.stop_reason = True, reason
+    hub.sessions.tell_operator_stop(cp, reason)
+    sent = hub.registry.send_to(cp, make(t.STOP_CP_COMMAND, cp_id=cp.cp_id, reason=reason,
+                                         timestamp=unix_time()))
+    hub.registry.note(cp, "operator stop")
+    if sent:
+        return f"{cp.cp_id} stopped"
+    return f"{cp.cp_id} stopped (not connected: told when its Monitor reconnects)"
+
+
+def resume_cp(hub: Hub, cp: ChargePoint) -> str:
+    hub.db.set_cp_stopped(cp.cp_id, False, None)
+    cp.stopped, cp.stop_reason = False, None
+    sent = hub.registry.send_to(cp, make(t.RESUME_CP_COMMAND, cp_id=cp.cp_id,
+                                         timestamp=unix_time()))
+    hub.registry.note(cp, "operator resume")
+    return f"{cp.cp_id} resumed" + ("" if sent else " (not connected)")
+
+
+def cp_row(hub: Hub, cp: ChargePoint) -> dict:
+    """A CP as operators see it (list_cps): the driver's view plus stop, fault, session."""
+    row = cp_map(hub, cp)
+    row.update(stop_reason=cp.stop_reason, fault_type=cp.fault_type, session=None,
+               protocol=cp.protocol)  # evwire (a Monitor) or ocpp (hub/evocpp)
+    if cp.session is not None:
+        s = cp.session
+        row["session"] = {
+            "session_id": s.session_id, "driver_id": s.driver_id, "status": s.status,
+            "charging_rate": round(s.rate_kw, 2), "energy_consumed_kwh": round(s.energy_kwh, 3),
+            "total_cost": round(s.cost, 2), "started_at": s.started_at,
+            "waiting_for_vehicle": cp.waiting_for_vehicle == s.session_id,
+        }
+    return row

@@ -1,0 +1,150 @@
+"""evcharge mqtt-bridge: charge point state on MQTT, with Home Assistant discovery.
+
+Without --mqtt it starts an embedded broker (amqtt) on 127.0.0.1:1883, which
+keeps running after the bridge exits; with --mqtt HOST:PORT it uses that broker.
+Secrets come from files (0600) or the environment, never the command line.
+See docs/MQTT.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from evcharge.secretfile import SecretFileError, read_secret_file
+from evcharge.tlsclient import TLSClientError, client_context
+from evkafka import properties
+from evkafka.broker import DEFAULT_LOCAL_BROKER, parse_hostport
+from evkafka.client import use_security
+from evkafka.properties import KafkaConfigError
+from evmqtt.embedded import DEFAULT_EMBEDDED, ensure_embedded_broker
+from evwire import trace
+from evwire.trace import log
+
+ENV_ADMIN_TOKEN = "EVCHARGE_ADMIN_TOKEN"
+ENV_MQTT_PASSWORD = "EVCHARGE_MQTT_PASSWORD"
+PROG = "evcharge mqtt-bridge"
+
+
+class UsageError(Exception):
+    """The one line shown as `evcharge mqtt-bridge: error: ...`."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kafka", default=DEFAULT_LOCAL_BROKER,
+                   help=f"Kafka bootstrap HOST:PORT (default {DEFAULT_LOCAL_BROKER})")
+    p.add_argument("--kafka-config", metavar="FILE",
+                   help="Kafka client properties (SASL_SSL, CA), as for Central")
+    p.add_argument("--mqtt", metavar="HOST:PORT",
+                   help=f"MQTT broker; default: an embedded broker on {DEFAULT_EMBEDDED}")
+    p.add_argument("--embedded-broker", default=DEFAULT_EMBEDDED, metavar="HOST:PORT",
+                   help=f"where the embedded broker listens without --mqtt (loopback; default"
+                        f" {DEFAULT_EMBEDDED})")
+    p.add_argument("--mqtt-username", metavar="NAME")
+    p.add_argument("--mqtt-password-file", metavar="PATH",
+                   help=f"file (mode 0600) with the MQTT password (default ${ENV_MQTT_PASSWORD})")
+    p.add_argument("--mqtt-ca", metavar="PEM", help="TLS to the MQTT broker, trusting this CA")
+    p.add_argument("--mqtt-client-id", default="", metavar="ID")
+    p.add_argument("--prefix", default="evcharge/", help="state topic prefix (default evcharge/)")
+    p.add_argument("--discovery-prefix", default="homeassistant/",
+                   help="Home Assistant discovery prefix (default homeassistant/)")
+    p.add_argument("--currency", default="EUR", help="unit of the cost sensor (default EUR)")
+    p.add_argument("--central", default="127.0.0.1:7000", metavar="HOST:PORT",
+                   help="Central, for the stop/resume buttons (default 127.0.0.1:7000)")
+    p.add_argument("--admin-token-file", metavar="PATH",
+                   help=f"file (mode 0600) with the admin token (default ${ENV_ADMIN_TOKEN})")
+    p.add_argument("--ca", metavar="PEM", help="TLS to Central, trusting this CA")
+    p.add_argument("--log-level", default="info", choices=list(trace.LEVELS))
+    return p
+
+
+def secret(path: str | None, env: str, what: str) -> str | None:
+    if path:
+        try:
+            return read_secret_file(path)
+        except SecretFileError as exc:
+            raise UsageError(f"{what}: {exc}") from None
+    value = os.environ.get(env, "").strip()
+    return value or None
+
+
+def check_prefix(text: str, flag: str) -> str:
+    if not text or any(c in text for c in "+#\0") or text.startswith("/") or len(text) > 100:
+        raise UsageError(f"{flag} '{text[:40]}': no '+', '#' or leading '/', at most 100 chars")
+    return text if text.endswith("/") else text + "/"
+
+
+def build(ns: argparse.Namespace):
+    """The bridge from the arguments; UsageError for anything wrong."""
+    from evmqtt.bridge import MqttBridge, MqttSettings
+    from evmqtt.commands import CommandWorker
+    from evmqtt.topics import Topics
+
+    try:
+        parse_hostport(ns.kafka)
+        central_host, central_port = parse_hostport(ns.central)
+        mqtt_address = ns.mqtt or ns.embedded_broker
+        mqtt_host, mqtt_port = parse_hostport(mqtt_address)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        if ns.kafka_config:
+            use_security(properties.load(ns.kafka_config))
+        central_tls = client_context(ns.ca) if ns.ca else None
+    except (KafkaConfigError, TLSClientError) as exc:
+        raise UsageError(str(exc)) from None
+    if ns.mqtt_ca and not os.path.isfile(ns.mqtt_ca):
+        raise UsageError(f"--mqtt-ca {ns.mqtt_ca}: no such file")
+    token = secret(ns.admin_token_file, ENV_ADMIN_TOKEN, "admin token")
+    password = secret(ns.mqtt_password_file, ENV_MQTT_PASSWORD, "MQTT password")
+    if password and not ns.mqtt_username:
+        raise UsageError("an MQTT password needs --mqtt-username")
+    topics = Topics(check_prefix(ns.prefix, "--prefix"),
+                    check_prefix(ns.discovery_prefix, "--discovery-prefix"), ns.currency[:8])
+    if not ns.mqtt:
+        if mqtt_host not in ("127.0.0.1", "localhost", "::1"):
+            raise UsageError("--embedded-broker: loopback only (it lets anyone in)")
+        try:
+            started, pid, log_path = ensure_embedded_broker(mqtt_address)
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            raise UsageError(f"no --mqtt given and the embedded broker could not start: {exc}"
+                             ) from None
+        if started:
+            log("notice", f"started the embedded MQTT broker on {mqtt_address} (pid {pid},"
+                          f" log {log_path}); it keeps running after the bridge exits")
+    settings = MqttSettings(mqtt_host, mqtt_port, ns.mqtt_username, password, ns.mqtt_ca,
+                            ns.mqtt_client_id)
+    commands = CommandWorker(central_host, central_port, token, central_tls)
+    return MqttBridge(ns.kafka, settings, topics, commands)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    trace.configure("evcharge-mqtt-bridge", ns.log_level)
+    try:
+        bridge = build(ns)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+
+    def stop(_signum, _frame) -> None:
+        bridge.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    bridge.start()
+    log("notice", f"ready: Kafka {ns.kafka} -> MQTT {bridge.settings.host}:"
+                  f"{bridge.settings.port} under {bridge.topics.prefix}")
+    try:
+        bridge.run_kafka()
+    finally:
+        bridge.stop()
+    log("notice", "stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""--http as an operator meets it: HTTPS with the TCP listener's certificate, the
+plaintext-off-loopback rule, a port already taken: one line, never a traceback."""
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import subprocess
+import uuid
+
+import pytest
+from webkit import bearer
+
+from evcharge.harness.network import Network
+from evcharge.harness.procs import bin_path
+from evcharge.harness.spec import CpSpec, NetworkSpec
+
+
+def test_with_tls_the_console_and_api_speak_https_with_centrals_certificate(
+        procs, tmp_path, kafka_bootstrap):
+    spec = NetworkSpec(tmp_path / "n", cps=[CpSpec("CP1")], drivers=[], kafka=kafka_bootstrap,
+                       kafka_namespace="t" + uuid.uuid4().hex[:10] + ".", tls=True, http=True)
+    net = Network(spec, group=procs)
+    try:
+        net.start()
+        assert net.http_url.startswith("https://")
+        conn = http.client.HTTPSConnection("127.0.0.1", net.http_port, timeout=10,
+                                           context=net.tls.context())
+        conn.request("GET", "/api/v1/cps", headers=bearer(spec.admin_token))
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read())[0]["state"] == "AVAILABLE"
+        conn.request("POST", "/api/v1/login", body=json.dumps({"token": spec.admin_token}),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        cookie = resp.getheader("Set-Cookie")
+        assert resp.status == 200 and "Secure" in cookie and "HttpOnly" in cookie
+        conn.close()
+        # Plaintext on the TLS port gets no answer.
+        plain = http.client.HTTPConnection("127.0.0.1", net.http_port, timeout=5)
+        with pytest.raises((ConnectionError, http.client.HTTPException, ssl.SSLError, OSError)):
+            plain.request("GET", "/api/v1/openapi.json")
+            plain.getresponse().read()
+    finally:
+        net.close()
+
+
+def central(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    argv = [bin_path("evcharge"), "central", "--listen", "127.0.0.1:0", "--db",
+            str(tmp_path / "c.db"), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def test_plaintext_http_off_loopback_is_refused_in_one_line(tmp_path):
+    done = central(tmp_path, "--http", "0.0.0.0:8080")
+    assert done.returncode == 2
+    assert done.stderr.startswith("evcharge central: error: refusing to listen on 0.0.0.0")
+    assert "Traceback" not in done.stderr
+    done = central(tmp_path, "--http", "nohost")
+    assert done.returncode == 2 and "--http" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_taken_web_port_stops_central_with_one_line(tmp_path, kafka_bootstrap, kafka_ns):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = central(tmp_path, "--kafka", kafka_bootstrap, "--http", f"127.0.0.1:{port}")
+    assert done.returncode == 1
+    assert f"cannot listen for the web console on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
