@@ -8,7 +8,7 @@ MICROPYPATH_TESTS := shared:firmware:tests/micropython
 PORT   ?= /dev/ttyUSB0
 BOARD_CONFIG ?= firmware/board_config.json
 
-.PHONY: venv test test-py test-mp lint demo bench bench-smoke fuzz fuzz-smoke firmware flash install-monitor docs clean
+.PHONY: venv test test-py test-mp lint demo bench bench-smoke bench-heap fuzz fuzz-smoke firmware flash install-monitor docs clean
 
 venv: $(STAMP)
 
@@ -47,6 +47,11 @@ bench: $(BENCH_STAMP) firmware
 
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python tools/bench_all.py --smoke
+
+# The Engine's heap through one full session (ROMFS image, MicroPython unix port):
+# live peak and the smallest -X heapsize (docs/BENCHMARKS.md, "Engine heap").
+bench-heap: $(BENCH_STAMP)
+	$(BIN)/python tools/bench_engine_heap.py
 
 # Fuzzing (docs/FUZZING.md): every decoder and handler entry point, each target in
 # its own process; a crash or a hang fails the run, the input lands in build/fuzz/crashes/.

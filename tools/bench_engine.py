@@ -65,6 +65,7 @@ class Bench:
         self.code_path = code_path  # MICROPYPATH
         self.main_py = main_py
         self.runs = 0
+        self.overrides: dict = {}  # Engine config keys a caller sets (tools/bench_engine_heap.py)
 
     def engine(self, heapsize: str):
         """Start the Engine under micropython; returns (proc, port) or (proc, None)."""
@@ -76,6 +77,7 @@ class Bench:
                   "state_dir": str(state), "tick_s": 1.0, "menu": "off"}
         if self.link_key is not None:
             config["link_key"] = self.link_key
+        config.update(self.overrides)
         (state / "config.json").write_text(json.dumps(config))
         (state / "config.json").chmod(0o600)
         proc = self.procs.start(f"engine-{heapsize}", [

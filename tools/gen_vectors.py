@@ -49,6 +49,8 @@ def message_examples() -> dict[str, dict[str, Any]]:
                                    "timestamp": TS},
         t.STOP_CHARGING_COMMAND: {"cp_id": "CP1", "session_id": "S-0001", "reason": "driver"},
         t.CHARGE_COMPLETION_ACK: {"session_id": "S-0001", "cp_id": "CP1"},
+        t.SET_CHARGING_LIMIT: {"cp_id": "CP1", "limit_kw": 7.36, "session_id": "S-0001",
+                               "hold_s": 30, "site_id": "SITE1", "timestamp": TS},
         t.HEALTH_CHECK_RESPONSE: {"status": t.SUCCESS, "engine_status": t.ENGINE_OK,
                                   "is_charging": True, "vehicle_connected": True,
                                   "fault_type": None, "meter_energy_kwh": 1234.567,

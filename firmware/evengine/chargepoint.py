@@ -13,7 +13,9 @@
 # the session ends no_vehicle with zero energy, a normal completion.
 from evengine.faults import FaultTracker
 from evengine.handoff import CompletionHandoff
+from evengine.hardware import HardwareError
 from evengine.hwwatch import HardwareWatch
+from evengine.limit import DUTY_OFF, ChargingLimit
 from evengine.session import Session, kwh, new_record, valid_record
 from evwire import types as t
 from evwire.compat import ticks_diff, ticks_ms
@@ -36,12 +38,22 @@ class ChargePoint:
         self.handoff = CompletionHandoff()
         self.monitor_up = False
         self.monitor_lost_at = None
+        self.limit = ChargingLimit(config)  # the site's share (set_charging_limit)
+        self.session_kw = None  # the running session's max_charging_rate_kw
+        self.offer_kw = 0.0  # what the pilot offers now (kW)
+        self.pilot_duty = None  # last duty cycle written; None: write at the next tick
+        self.pilot_failing = False
 
     # -- boot and shutdown -------------------------------------------------
     def boot(self):
         """Relay open, then pick up what a crash or power cut left behind."""
         self.watch.switch_relay(False)
         state = self.store.load()
+        self.limit.restore(state.get("limit"))
+        if self.limit.limit_kw is not None:
+            log("info", "charging limit restored: %g kW (%s)" % (
+                self.limit.limit_kw, "held" if self.limit.held()
+                else "expired: safe limit %g kW" % self.config["safe_limit_kw"]))
         self.handoff = CompletionHandoff(state["pending"])
         record = state["session"]
         if record is not None and valid_record(record):
@@ -80,7 +92,7 @@ class ChargePoint:
     def health(self):
         fault = self.faults.fault_type()
         open_session = self.is_charging() or self.is_waiting()
-        return {
+        health = {
             "engine_status": t.ENGINE_OK if fault is None else t.ENGINE_KO,
             "is_charging": self.is_charging(),
             "waiting_for_vehicle": self.is_waiting(),
@@ -90,6 +102,46 @@ class ChargePoint:
             "meter_energy_kwh": self.watch.meter_kwh,
             "session_id": self.session.session_id if open_session else None,
         }
+        site_kw = self.limit.effective_kw()
+        if site_kw is not None:
+            health["limit_kw"] = site_kw
+        return health
+
+    # -- the site's limit (evengine.limit) -----------------------------------
+    def set_limit(self, command):
+        """set_charging_limit: keep it for hold_s, apply it at once; (ok, text)."""
+        hold_s = command.get("hold_s", self.config["limit_hold_s"])
+        if hold_s <= 0:
+            return False, "hold_s must be positive, got %s" % hold_s
+        kw = command["limit_kw"]
+        if self.limit.set(kw, hold_s) and not self._persist():
+            log("warning", "charging limit %g kW applied but not persisted" % kw)
+        self.apply_pilot()
+        return True, "limit %g kW for %g s (offering %g kW)" % (kw, hold_s, self.offer_kw)
+
+    def apply_pilot(self):
+        """Write the pilot's duty cycle if it changed (or the last write failed)."""
+        _, duty, self.offer_kw = self.limit.offer(self.is_charging(), self.session_kw)
+        if duty == self.pilot_duty:
+            return
+        set_pilot = getattr(self.hw, "set_pilot", None)  # hardware without a pilot
+        if set_pilot is None:
+            self.pilot_duty = duty
+            return
+        try:
+            set_pilot(duty)
+        except HardwareError as exc:
+            if not self.pilot_failing:
+                log("error", "cannot set the pilot to %d/1000: %s" % (duty, exc))
+            self.pilot_failing = True
+            self.pilot_duty = None  # retried at the next tick
+            return
+        if self.pilot_failing:
+            log("notice", "pilot answering again")
+        self.pilot_failing = False
+        if self.pilot_duty is not None or duty != DUTY_OFF:
+            log("info", "pilot duty %d/1000: offering %g kW" % (duty, self.offer_kw))
+        self.pilot_duty = duty
 
     # -- the Monitor link --------------------------------------------------
     def monitor_connected(self):
@@ -145,9 +197,11 @@ class ChargePoint:
         if reading is None:
             return False, "meter not answering"
         self.session = Session(new_record(command, reading.energy_kwh))
+        self.session_kw = command["max_charging_rate_kw"]
         if not self._persist():  # the one write of the session start, before energy flows
             self.session = None
             return False, "cannot record the session (storage failed)"
+        self.apply_pilot()  # the car sees its offer before the contactor closes
         if not self.watch.switch_relay(True):
             self.watch.switch_relay(False)
             self.session = None
@@ -160,6 +214,7 @@ class ChargePoint:
 
     def _authorise(self, command, timeout_s):
         session = Session(new_record(command, None))
+        self.session_kw = command["max_charging_rate_kw"]
         session.wait_for_vehicle(timeout_s)
         self.session = session
         if not self._persist():  # a reboot must find it, to close it exactly once
@@ -211,6 +266,7 @@ class ChargePoint:
         watch.poll_relay_module()
         reading = watch.read_meter()
         watch.check_faults()
+        self.apply_pilot()
         session = self.session
         if session is None:
             return ()
@@ -227,7 +283,9 @@ class ChargePoint:
             self.end(reason, now_ms)
             return ()
         if reading is not None and self.monitor_up:
-            return (session.charging_data(self.cp_id, reading),)
+            data = session.charging_data(self.cp_id, reading)
+            data["limit_kw"] = self.offer_kw
+            return (data,)
         return ()
 
     def _monitor_gone(self, now_ms):
@@ -240,7 +298,9 @@ class ChargePoint:
             return t.REASON_FAULT
         if not self.watch.vehicle:
             return t.REASON_UNPLUGGED
-        if reading is not None and session.car_finished(
+        if self.offer_kw <= 0:  # the pilot offers nothing: the car waits, it is not full
+            session.low_power_since = None
+        elif reading is not None and session.car_finished(
                 reading.power_kw, now_ms, config["ev_full_kw"], config["ev_full_s"]):
             return t.REASON_EV_FULL
         if self._monitor_gone(now_ms):
@@ -262,6 +322,7 @@ class ChargePoint:
     def _vehicle_came(self, session, reading, now_ms):
         session.vehicle_plugged_in(reading.energy_kwh)
         # The start reading is persisted before energy flows, as for any start.
+        self.apply_pilot()
         if not self._persist() or not self.watch.switch_relay(True):
             log("error", "session %s: cannot start charging the vehicle (%s)" % (
                 session.session_id, self.faults.fault_type() or "storage failed"))
@@ -302,7 +363,7 @@ class ChargePoint:
         """Write the state; False (logged) if the filesystem refused."""
         try:
             self.store.save(self.session.record if self.session is not None else None,
-                            self.pending)
+                            self.pending, self.limit.record())
             return True
         except OSError as exc:
             # Charging goes on or ends as it must; only a reboot could now lose

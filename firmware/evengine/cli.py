@@ -99,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="consecutive failed meter polls that make a fault")
     p.add_argument("--meter-estimate-s", type=float, default=60.0,
                    help="how long a finished session waits for a final meter reading")
+    p.add_argument("--safe-limit-kw", type=float, default=4.2,
+                   help="the power offered when a site limit is not renewed in time")
+    p.add_argument("--limit-hold", type=float, default=60.0,
+                   help="seconds a set_charging_limit without hold_s is kept")
+    p.add_argument("--phases", type=int, choices=(1, 3), default=3,
+                   help="phases wired to the EVSE (kW -> amperes per phase)")
+    p.add_argument("--max-current", type=float, default=32.0,
+                   help="the CP's maximum current per phase, A")
+    p.add_argument("--pilot", choices=("modbus", "pwm", "none"), default="modbus",
+                   help="the control pilot: EVSE holding register, PWM pin, or none")
     p.add_argument("--menu", choices=("auto", "on", "off"), default="auto",
                    help="the key menu (auto: when stdin is a terminal)")
     p.add_argument("--log-level", choices=("debug", "info", "notice", "warning", "error"),
@@ -135,6 +145,8 @@ def engine_config(args: argparse.Namespace, state_dir: Path) -> dict:
         "sim_control": args.sim_control or (str(sim_control_path(state_dir, args.cp_id))
                                             if args.sim else None),
         "log_level": args.log_level,
+        "safe_limit_kw": args.safe_limit_kw, "limit_hold_s": args.limit_hold,
+        "phases": args.phases, "max_current_a": args.max_current, "pilot": args.pilot,
     }
     try:
         return check(raw)

@@ -33,6 +33,18 @@ SPEC = {
     "vehicle_address": ("int", 0),
     "vehicle_pin": ("int?", None),  # set: the plugged-in input is a GPIO pin
     "card_reader_unit": ("int?", None),  # Modbus unit of an RFID card reader (sim-hw: 3)
+    # Control pilot (IEC 61851): a Modbus holding register of the EVSE (the
+    # relay module's unit unless pilot_unit), a PWM pin on a board, or none.
+    "pilot": ("str", "modbus"),
+    "pilot_unit": ("int?", None),
+    "pilot_register": ("int", 0),
+    "pilot_pin": ("int?", None),
+    # Smart charging (evengine.limit): the EVSE's wiring and the fallback.
+    "phases": ("int", 3),
+    "nominal_voltage": ("num", 230),
+    "max_current_a": ("num", 32),  # the CP's own maximum current per phase
+    "safe_limit_kw": ("num", 4.2),  # held when a site limit is not renewed in time
+    "limit_hold_s": ("num", 60),  # a set_charging_limit without hold_s holds this long
     # Behaviour.
     "state_dir": ("str", "."),
     "tick_s": ("num", 1.0),
@@ -57,6 +69,7 @@ REQUIRED = ("cp_id", "meter")
 CHOICES = {
     "relay": ("modbus", "gpio"),
     "menu": ("auto", "on", "off"),
+    "pilot": ("modbus", "pwm", "none"),
     "log_level": ("debug", "info", "notice", "warning", "error"),
 }
 MIN_LINK_KEY = 16  # characters: a shorter key is guessable
@@ -64,7 +77,7 @@ MIN_LINK_KEY = 16  # characters: a shorter key is guessable
 POSITIVE = ("link_auth_s",
             "tick_s", "monitor_grace_s", "monitor_silence_s", "ev_full_s", "meter_fail_polls",
             "modbus_timeout_ms", "send_timeout_s", "max_frame", "meter_estimate_s", "serial_baud",
-            "meter_baud", "connection_timeout_s")
+            "meter_baud", "connection_timeout_s", "limit_hold_s")
 
 _KIND_WORDS = {"str": "a text string", "int": "an integer", "num": "a number",
                "bool": "true or false", "map": "an object"}
@@ -107,6 +120,21 @@ def check(raw):
     for key in POSITIVE:
         if config[key] <= 0:
             raise ConfigError("config key '%s' must be positive" % key)
+    if config["phases"] not in (1, 3):
+        raise ConfigError("config key 'phases' must be 1 or 3")
+    if not 100 <= config["nominal_voltage"] <= 480:
+        raise ConfigError("config key 'nominal_voltage' must be 100-480 (volts)")
+    if not 6 <= config["max_current_a"] <= 80:
+        raise ConfigError("config key 'max_current_a' must be 6-80 (amperes)")
+    if not 0 <= config["safe_limit_kw"] <= 1000:
+        raise ConfigError("config key 'safe_limit_kw' must be 0-1000 (kW)")
+    if config["pilot"] == "pwm" and config["pilot_pin"] is None:
+        raise ConfigError("config key 'pilot_pin' is required when 'pilot' is pwm")
+    if config["pilot_unit"] is None:
+        config["pilot_unit"] = config["relay_unit"]
+    if not 0 < config["pilot_unit"] < 248 or not 0 <= config["pilot_register"] <= 0xFFFF:
+        raise ConfigError("config keys 'pilot_unit' / 'pilot_register' must be a Modbus unit "
+                          "(1-247) and register (0-65535)")
     if config["ev_full_kw"] < 0:
         raise ConfigError("config key 'ev_full_kw' must not be negative")
     if config["listen"] is None and config["serial_link"] is None:

@@ -12,6 +12,7 @@ ACCEPTS = (
     t.START_CHARGING_COMMAND,
     t.STOP_CHARGING_COMMAND,
     t.CHARGE_COMPLETION_ACK,
+    t.SET_CHARGING_LIMIT,
     t.LOCAL_CHARGE_RESPONSE,
     t.ERROR_RESPONSE,
 )
@@ -45,6 +46,13 @@ class EngineHandlers:
         ok, text = self.cp.stop(msg)
         return self._command_response(msg, ok, text)
 
+    def set_charging_limit(self, msg):
+        wrong = self._wrong_cp(msg)
+        if wrong is not None:
+            return self._command_response(msg, False, wrong)
+        ok, text = self.cp.set_limit(msg)
+        return self._command_response(msg, ok, text)
+
     def charge_completion_ack(self, msg):
         self.cp.acknowledge(msg)
         return None  # one-way: a Monitor resends its ack, we never resend ours
@@ -71,5 +79,6 @@ class EngineHandlers:
     def _command_response(self, msg, ok, text):
         fields = {"cp_id": self.cp.cp_id, "command": msg["type"], "timestamp": unix_time()}
         if ok:
-            return evwire.success(msg, message=text, session_id=msg["session_id"], **fields)
-        return evwire.failure(msg, text, session_id=None, **fields)
+            return evwire.success(msg, t.COMMAND_RESPONSE, message=text,
+                                  session_id=msg.get("session_id"), **fields)
+        return evwire.failure(msg, text, t.COMMAND_RESPONSE, session_id=None, **fields)

@@ -6,6 +6,7 @@
 #   set_relay(on) -> the state read back after switching
 #   relay_closed() -> bool;  vehicle_connected() -> bool;  close()
 #   poll_card() -> a card UID swiped since the last poll, or None
+#   set_pilot(duty) -> the control pilot's duty cycle, tenths of a percent
 from evwire.trace import log
 
 
@@ -15,7 +16,7 @@ class HardwareError(Exception):
 
 class Hardware:
     def __init__(self, meter, relay, vehicle, errors, relay_mismatch, port=None,
-                 card_reader=None):
+                 card_reader=None, pilot=None):
         self.meter = meter
         self.relay = relay
         self.vehicle = vehicle
@@ -27,6 +28,7 @@ class Hardware:
         # Optional: anything whose poll() returns a swiped card's UID or None
         # (card_reader.ModbusCardReader on the bus, or a board's own reader driver).
         self.card_reader = card_reader
+        self.pilot = pilot  # None: the EVSE has no pilot we drive (config pilot none)
 
     def read_meter(self):
         try:
@@ -63,6 +65,14 @@ class Hardware:
         try:
             return self.card_reader.poll()
         except Exception as exc:  # a board's own reader may raise anything: it is not ours
+            raise HardwareError(_describe(exc))
+
+    def set_pilot(self, duty):
+        if self.pilot is None:
+            return
+        try:
+            self.pilot.set(duty)
+        except self.errors as exc:
             raise HardwareError(_describe(exc))
 
     def close(self):
@@ -105,9 +115,17 @@ def build(config):
         from evengine.card_reader import ModbusCardReader
 
         reader = ModbusCardReader(master, unit=config["card_reader_unit"])
-    log("info", "hardware: meter %s unit %d, relay %s, vehicle input %s, card reader %s" % (
-        config["meter"], config["meter_unit"], config["relay"],
-        "gpio" if config["vehicle_pin"] is not None else "modbus",
-        "unit %d" % config["card_reader_unit"] if reader is not None else "none"))
+    pilot = None
+    if config.get("pilot", "none") == "modbus":
+        pilot = relays.ModbusPilot(master, unit=config["pilot_unit"],
+                                   register=config["pilot_register"])
+    elif config.get("pilot") == "pwm":
+        pilot = relays.PwmPilot(config["pilot_pin"])
+    log("info", "hardware: meter %s unit %d, relay %s, vehicle input %s, card reader %s, "
+        "pilot %s" % (
+            config["meter"], config["meter_unit"], config["relay"],
+            "gpio" if config["vehicle_pin"] is not None else "modbus",
+            "unit %d" % config["card_reader_unit"] if reader is not None else "none",
+            config.get("pilot", "none")))
     return Hardware(meter, relay, vehicle, (ModbusError, OSError), relays.RelayMismatch, port,
-                    reader)
+                    reader, pilot)

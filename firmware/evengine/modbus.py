@@ -1,6 +1,7 @@
 # Modbus RTU master: the Engine's end of the RS-485 bus to the energy meter,
-# the relay module and the card reader. Four function codes are all the
-# Engine needs (FC01, FC02, FC04, FC05). Each request is 8 bytes; each reply
+# the relay module and the card reader. Five function codes are all the
+# Engine needs (FC01, FC02, FC04, FC05, and FC06 for the pilot's duty cycle).
+# Each request is 8 bytes; each reply
 # is read by its expected length, so the master never waits for a silence
 # it cannot measure reliably on a PC. Runs on CPython and MicroPython.
 from evwire.compat import const, sleep_ms, ticks_diff, ticks_ms
@@ -9,6 +10,7 @@ READ_COILS = const(1)
 READ_DISCRETE_INPUTS = const(2)
 READ_INPUT_REGISTERS = const(4)
 WRITE_SINGLE_COIL = const(5)
+WRITE_SINGLE_REGISTER = const(6)
 
 MAX_REGISTERS = const(125)  # per FC04 request (Modbus application protocol 6.4)
 MAX_BITS = const(2000)  # per FC01/FC02 request
@@ -149,6 +151,16 @@ class ModbusMaster:
                     "unit %d function 5: echo does not match the request" % unit
                 )
 
+    def write_register(self, unit, address, value):
+        """FC06 (the pilot's duty cycle); the slave's echo must repeat the request."""
+        _check_range("register value", value, 0, 0xFFFF)
+        frame = self._transact(unit, WRITE_SINGLE_REGISTER, address, value, None)
+        for i in range(6):
+            if frame[i] != self._request[i]:
+                raise ModbusError(
+                    "unit %d function 6: echo does not match the request" % unit
+                )
+
     def _read_bits(self, unit, function, address, count):
         _check_range("bit count", count, 1, MAX_BITS)
         frame = self._transact(unit, function, address, count, (count + 7) >> 3)
@@ -158,7 +170,7 @@ class ModbusMaster:
         """Send one request, return the validated reply frame.
 
         byte_count: the data length a read reply must announce; None for
-        FC05, whose reply is the 8-byte echo."""
+        FC05/FC06, whose reply is the 8-byte echo."""
         # Unit 0 is broadcast, which no slave answers: not a transaction.
         _check_range("unit", unit, 1, 247)
         _check_range("address", address, 0, 0xFFFF)

@@ -66,8 +66,22 @@ class ModbusVehicleInput:
         return self.master.read_discrete_inputs(self.unit, self.address, 1)[0]
 
 
+class ModbusPilot:
+    """The EVSE's control pilot as a holding register (the simulated EVSE:
+    the relay module's register 0): PWM duty in tenths of a percent, written
+    with FC06 (the echo is the read-back)."""
+
+    def __init__(self, master, unit=2, register=0):
+        self.master = master
+        self.unit = unit
+        self.register = register
+
+    def set(self, duty):
+        self.master.write_register(self.unit, self.register, duty)
+
+
 def __getattr__(name):
-    if name in ("GpioRelay", "GpioVehicleInput"):
+    if name in ("GpioRelay", "GpioVehicleInput", "PwmPilot"):
         from evengine import relay_gpio as parts
     elif name in ("ModbusCardReader", "CardReaderError", "decode_uid"):
         from evengine import card_reader as parts

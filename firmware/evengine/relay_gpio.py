@@ -47,3 +47,16 @@ class GpioVehicleInput:
 
     def is_connected(self):
         return bool(self._pin.value()) == self.active_high
+
+
+class PwmPilot:
+    """The control pilot's 1 kHz PWM on a board pin (IEC 61851-1): duty in
+    tenths of a percent; 1000 = constant high = no charging offered."""
+
+    def __init__(self, pin, freq=1000):
+        import machine
+
+        self._pwm = machine.PWM(_pin(pin, "OUT"), freq=freq)
+
+    def set(self, duty):
+        self._pwm.duty_u16(duty * 65535 // 1000)

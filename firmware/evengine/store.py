@@ -36,7 +36,8 @@ def ensure_dir(directory):
 
 
 class StateStore:
-    """state = {"session": record or None, "pending": [completion, ...]}."""
+    """state = {"session": record or None, "pending": [completion, ...],
+    "limit": {"limit_kw": kW, "until": unix time} or None (evengine.limit)}."""
 
     def __init__(self, directory):
         ensure_dir(directory)
@@ -45,7 +46,7 @@ class StateStore:
         self.writes = 0  # counted so tests can prove there is no per-tick write
 
     def load(self):
-        empty = {"session": None, "pending": []}
+        empty = {"session": None, "pending": [], "limit": None}
         try:
             with open(self.path) as f:
                 state = json.loads(f.read())
@@ -61,20 +62,22 @@ class StateStore:
             return empty
         session = state.get("session")
         pending = state.get("pending")
+        limit = state.get("limit")
         return {
+            "limit": limit if isinstance(limit, dict) else None,
             "session": session if isinstance(session, dict) else None,
             "pending": [c for c in pending if isinstance(c, dict)] if isinstance(pending, list)
             else [],
         }
 
-    def save(self, session, pending):
+    def save(self, session, pending, limit=None):
         """Persist the whole state in one atomic write; no state -> no file."""
-        if session is None and not pending:
+        if session is None and not pending and limit is None:
             if _exists(self.path):
                 os.remove(self.path)
                 self.writes += 1
             return
-        data = json.dumps({"session": session, "pending": pending})
+        data = json.dumps({"session": session, "pending": pending, "limit": limit})
         with open(self.tmp_path, "w") as f:
             f.write(data)
             f.flush()

@@ -9,7 +9,7 @@ from evwire.trace import log
 
 ACCEPTS = (t.AUTH_RESPONSE, t.REGISTER_RESPONSE, t.HEARTBEAT_RESPONSE,
            t.START_CHARGING_COMMAND, t.STOP_CHARGING_COMMAND, t.STOP_CP_COMMAND,
-           t.RESUME_CP_COMMAND, t.LOCAL_CHARGE_RESPONSE, t.ERROR_RESPONSE)
+           t.RESUME_CP_COMMAND, t.LOCAL_CHARGE_RESPONSE, t.SET_CHARGING_LIMIT, t.ERROR_RESPONSE)
 
 
 class Handshake(Protocol):
@@ -34,6 +34,8 @@ class CentralHandlers:
 
     def heartbeat_response(self, msg: dict) -> None:
         self.link.heartbeat_answered(msg)
+        if msg.get("status") == t.SUCCESS:
+            self.station.limits.heartbeat(msg)
         # Central is the authority for STOPPED; un-stopping comes only by resume_cp_command.
         if msg.get("cp_status") == t.CP_STOPPED and not self.station.cp.operator_stopped:
             log("info", "Central shows the charge point STOPPED: adopting it")
@@ -45,6 +47,9 @@ class CentralHandlers:
 
     def stop_charging_command(self, msg: dict) -> dict | None:
         return self.station.forward_command(msg)
+
+    def set_charging_limit(self, msg: dict) -> dict | None:
+        return self.station.set_charging_limit(msg)
 
     def stop_cp_command(self, msg: dict) -> dict:
         return self.station.stop_cp(msg)

@@ -123,6 +123,7 @@ class MonitorDaemon:
     async def _housekeeping(self) -> None:
         while True:
             self.station.expire_commands()
+            self.station.limits.tick()
             text = self._status_text()
             if text != self._last_status_text:
                 self._last_status_text = text

@@ -147,6 +147,7 @@ class EngineLink:
         self.link = link
         self.state = "connected"
         self.backoff.link_up()
+        self.station.limits.engine_connected()  # a restarted Engine gets the limit at once
         self._outstanding.clear()
         self._missed = 0
         reader = asyncio.create_task(self._read(link, stream))

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from evmonitor.commands import PendingCommand, PendingCommands
 from evmonitor.config import MonitorConfig
+from evmonitor.limits import LimitRelay
 from evmonitor.outbox import Outbox, OutboxError
 from evmonitor.status import ENGINE_UNKNOWN, FAULT_UNREACHABLE, ChargePoint
 from evwire import make, make_timestamped
@@ -42,6 +43,7 @@ class Station:
         self.central: Sender | None = None  # the CentralLink (sends only once registered)
         self.startup_grace = True
         self.reported_status: str | None = None
+        self.limits = LimitRelay(cfg.cp_id, cfg.heartbeat_interval, self._renew_limit)
 
     # --- sending -----------------------------------------------------------------
     def to_engine(self, msg: dict) -> bool:
@@ -139,8 +141,25 @@ class Station:
             self._command_failed(evicted, "too many commands waiting for the engine")
         return None
 
+    def set_charging_limit(self, command: dict) -> dict | None:
+        """Central's new limit for this CP: to the Engine at once, renewed later."""
+        self.check_cp_id(command)
+        self.limits.from_central(command)
+        return self.forward_command(command)
+
+    def _renew_limit(self, msg: dict) -> bool:
+        # The Engine's confirmation is matched and dropped: Central did not ask.
+        if not self.to_engine(msg):
+            return False
+        for evicted in self.pending.add(msg, relay_to_central=False):
+            self._command_failed(evicted, "too many commands waiting for the engine")
+        return True
+
     def command_answered(self, response: dict) -> None:
         entry = self.pending.pop(response["message_id"])
+        if entry is not None and not entry.relay_to_central \
+                and entry.command == t.SET_CHARGING_LIMIT and response["status"] == t.SUCCESS:
+            return  # a renewal the Engine took: every few seconds, not worth a log line
         if entry is None:
             log("warning", f"engine command_response id={response['message_id']} matches no "
                            f"waiting command (late or unknown): ignored")

@@ -12,7 +12,13 @@ import sys
 import time
 
 from evcentral.admin_client import AdminClient, CentralUnreachable, NoReply, TLSRefused
-from evcentral.admin_view import audit_table, cps_table, dead_letters_table, sessions_table
+from evcentral.admin_view import (
+    audit_table,
+    cps_table,
+    dead_letters_table,
+    sessions_table,
+    sites_table,
+)
 from evcharge.cliargs import count
 from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
 from evcharge.tlsclient import TLSClientError, client_context
@@ -27,6 +33,7 @@ WATCH_INTERVAL_S = 1.0
 # subcommand -> (manual_command, positional field or None)
 SUBCOMMANDS = {
     "list": ("list_cps", None),
+    "sites": ("sites", None),
     "sessions": ("list_sessions", None),
     "stop": ("stop_cp", "cp_id"),
     "resume": ("resume_cp", "cp_id"),
@@ -74,7 +81,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer")
     _output_flags(p, False)
     sub = p.add_subparsers(dest="action", required=True, metavar="COMMAND")
-    helps = {"list": "charge points and their live sessions", "sessions": "recent sessions",
+    helps = {"list": "charge points and their live sessions",
+             "sites": "each site's power limit, live total and its CPs' shares",
+             "sessions": "recent sessions",
              "stop": "take a CP out of service", "resume": "put a CP back in service",
              "stop-all": "stop every CP", "resume-all": "resume every CP",
              "close-session": "finalise a session whose CP never came back",
@@ -97,6 +106,8 @@ def render(action: str, reply: dict, colour: bool) -> str:
     data = reply.get("data")
     if action == "list" and isinstance(data, list):
         return cps_table(data, colour)
+    if action == "sites" and isinstance(data, list):
+        return sites_table(data)
     if action == "sessions" and isinstance(data, list):
         return sessions_table(data)
     if action == "dead-letters" and isinstance(data, list):

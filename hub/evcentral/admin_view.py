@@ -93,3 +93,10 @@ def audit_table(entries: list[dict]) -> str:
              str(e.get("action") or "-"), str(e.get("result") or "-"), str(e.get("detail") or "")]
             for e in entries]
     return table(header, rows)
+
+
+def sites_table(sites: list[dict]) -> str:
+    header = ["SITE", "LIMIT KW", "LIVE KW", "SHARES (KW)"]
+    rows = [[s["site_id"], f"{s['max_kw']:g}", f"{s['live_kw']:.2f}",
+             " ".join(f"{cp}={kw:g}" for cp, kw in s["limits"].items()) or "-"] for s in sites]
+    return table(header, rows)

@@ -22,6 +22,7 @@ from evcentral.registry import Registry
 from evcentral.server import Gateway
 from evcentral.session_store import SessionStore
 from evcentral.sessions import Sessions
+from evcentral.sites import SiteAllocator, chain
 from evcentral.status_feed import StatusFeed
 from evcentral.telemetry import KafkaBridge
 from evcentral.throttle import FailureThrottle
@@ -98,13 +99,19 @@ class Central:
                                  config.time_scale)
         cp_status = names.cp_status()
         self.status_feed = StatusFeed(
-            self.registry, lambda cp_id, value: self.bridge.publish(cp_status, cp_id, value),
+            self.registry, lambda cp_id, value: self.bridge.publish(cp_status, cp_id, value,
+                                                                   wait=False),
             self.bootstrap)
         self.registry.on_change = self.status_feed.state_changed
         self.sessions.on_event = self.status_feed.session_event
+        self.sites = SiteAllocator(self.db, self.registry, self.sessions)
+        self.registry.on_change = chain(self.sites.state_changed, self.registry.on_change)
+        self.sessions.on_event = chain(self.sites.session_event, self.sessions.on_event)
+        self.sessions.limit_of = self.sites.limit_of
+        self.status_feed.sites = self.sites
         self.hub = Hub(config, self.db, self.registry, self.sessions,
                        Authenticator(self.db, config.auth_skew), AuditTrail(self.db),
-                       FailureThrottle())
+                       FailureThrottle(), self.sites)
         desk = ChargeDesk(self.hub)
         self.router = Router(CpHandlers(self.hub, desk), DriverHandlers(self.hub, desk),
                              AdminHandlers(self.hub))
@@ -182,6 +189,7 @@ class Central:
             await self._start_web()
         tasks = [asyncio.create_task(self.registry.watchdog()),
                  asyncio.create_task(self._expire_starts()),
+                 asyncio.create_task(self.sites.run()),
                  asyncio.create_task(self.gateway.sweep())]
         settle_garbage_collector()
         # Always shown, whatever --log-level: tests, the demo and operators wait for it.

@@ -46,7 +46,7 @@ class AuthFailure(Exception):
         self.detail = detail or reason
 
 
-def _bad_credentials(detail: str) -> AuthFailure:
+def bad_credentials(detail: str) -> AuthFailure:
     return AuthFailure(BAD_CREDENTIALS, BAD_CREDENTIALS_TEXT, detail)
 
 
@@ -81,9 +81,9 @@ class Authenticator:
         given = mac.lower() if MAC_PATTERN.fullmatch(mac) else "-" * 64
         matches = hmac.compare_digest(given, expected)
         if missing:
-            raise _bad_credentials(missing)
+            raise bad_credentials(missing)
         if not matches:
-            raise _bad_credentials("bad_mac")
+            raise bad_credentials("bad_mac")
         owner = peer_id if kind == CP else f"{kind}:{peer_id}"  # CP rows as before
         if not self.db.use_nonce(nonce.lower(), owner, 2 * self.skew_s):
             raise AuthFailure("replayed_nonce", "nonce already used (replayed request)")

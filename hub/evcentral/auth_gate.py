@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from evcentral.auth import AuthFailure
+from evcentral.auth import AuthFailure, bad_credentials
 from evcentral.config import Hub
 from evcentral.registry import Channel
 from evwire.trace import log
@@ -23,6 +23,15 @@ def address_of(channel: Channel) -> str:
     return host if sep else peer
 
 
+def check_certificate(kind: str, peer_id: str, channel: Channel) -> None:
+    """A Monitor that presented a TLS client certificate may speak only for the CP the
+    certificate names: a stolen certificate of CP7 plus CP1's secret is still CP7."""
+    names = getattr(channel, "cert_names", None)
+    if kind == "cp" and names is not None and peer_id not in names:
+        raise bad_credentials(f"client certificate names {', '.join(sorted(names)) or 'nobody'},"
+                               f" not {peer_id}")
+
+
 async def authenticate(hub: Hub, kind: str, peer_id: str, msg: dict, channel: Channel) -> str:
     """The verified id of kind "cp" or "driver"; AuthFailure (already counted and
     audited) otherwise."""
@@ -33,6 +42,7 @@ async def authenticate(hub: Hub, kind: str, peer_id: str, msg: dict, channel: Ch
         await asyncio.sleep(wait)
     try:
         verified = hub.authenticator.verify_peer(kind, peer_id, msg)
+        check_certificate(kind, verified, channel)
     except AuthFailure as denial:
         hub.throttle.failed(*keys)
         log("warning", f"auth of {kind} {peer_id!r} from {address} refused ({denial.detail})"

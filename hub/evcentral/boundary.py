@@ -10,6 +10,7 @@ channel stays usable.
 """
 from __future__ import annotations
 
+import sqlite3
 import traceback
 
 from evcentral.admin_handlers import ADMIN_TYPES, AdminHandlers
@@ -87,6 +88,10 @@ async def dispatch(router: Router, msg: dict, channel: Channel) -> None:
         log("warning", f"{msg['type']} id={msg['message_id']} failed: {exc}")
         reply = error_response(str(exc), msg, exc.code)
     except Exception as exc:  # a bug must cost one reply, not the connection or Central
+        if isinstance(exc, sqlite3.OperationalError) and getattr(channel, "retries", False):
+            # A busy database on a request read from Kafka: its batch is retried (the
+            # request is idempotent by message_id) rather than the request lost.
+            raise
         log("error", f"{msg['type']} id={msg['message_id']} crashed: {exc!r}\n"
                      + traceback.format_exc())
         reply = error_response(f"internal error while handling {msg['type']}", msg,

@@ -19,6 +19,7 @@ FAULTED = "faulted"
 BUSY = "busy"
 DRIVER_BUSY = "driver_busy"
 UNKNOWN_DRIVER = "unknown_driver"
+DUPLICATE_REQUEST = "duplicate_request"
 # Refusals of stop_charging_request.
 UNKNOWN_SESSION = "unknown_session"
 NOT_YOUR_SESSION = "not_your_session"
@@ -45,8 +46,13 @@ class ChargeDesk:
         Raises ChargeRefused naming the first check that fails.
         """
         earlier = self.sessions.by_request(request_id)
-        if earlier is not None:
+        if earlier is not None and earlier.driver_id == driver_id and earlier.cp_id == cp_id:
             return earlier, False
+        if earlier is not None:
+            # Another driver's (or another CP's) request id, read off a topic: telling
+            # which session it opened would show someone else's session.
+            raise ChargeRefused(DUPLICATE_REQUEST, "this message_id was already used by "
+                                                   "another request: send a fresh one")
         cp = self.registry.get(cp_id)
         if cp is None:
             raise ChargeRefused(UNKNOWN_CP, f"unknown charge point {cp_id}")

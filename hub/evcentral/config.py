@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from evcentral.db import Database
     from evcentral.registry import Registry
     from evcentral.sessions import Sessions
+    from evcentral.sites import SiteAllocator
     from evcentral.throttle import FailureThrottle
 
 DEFAULT_PRICE_PER_KWH = 0.30
@@ -72,3 +73,4 @@ class Hub:
     # Failed auth_request and admin-token attempts, keyed "addr:HOST", "cp:ID",
     # "driver:ID", "admin": past a few, answers wait (throttle.py)
     throttle: FailureThrottle
+    sites: SiteAllocator | None = None  # site limits (sites.py); None in bare test hubs

@@ -78,8 +78,7 @@ class CpHandlers:
             return refused(msg, "max_charging_rate_kw must be positive", reason="invalid_max_kw")
         cp = self._cp_of(msg, channel)
         location = msg.get("location") or None
-        self.hub.db.set_cp_registration(cp.cp_id, location, float(max_kw))
-        cp.max_kw = float(max_kw)
+        cp.max_kw = self.hub.db.set_cp_registration(cp.cp_id, location, float(max_kw))
         cp.location = location or cp.location
         cp.registered = True
         self.registry.note(cp, "registered")
@@ -98,8 +97,12 @@ class CpHandlers:
             session = self.sessions.live.get(session_id)
             if session is not None and session.cp_id == cp.cp_id:
                 self.sessions.confirm(session)  # e.g. Central restarted mid-session
-        return make(t.HEARTBEAT_RESPONSE, msg["message_id"], status=t.SUCCESS,
-                    cp_status=self.registry.status_of(cp))
+        reply = make(t.HEARTBEAT_RESPONSE, msg["message_id"], status=t.SUCCESS,
+                     cp_status=self.registry.status_of(cp))
+        limit = self.hub.sites.limit_of(cp.cp_id) if self.hub.sites else None
+        if limit is not None:  # the Monitor renews it to the Engine while beats are answered
+            reply["limit_kw"] = limit
+        return reply
 
     async def status_update(self, msg: dict, channel: Channel) -> None:
         cp = self._cp_of(msg, channel)

@@ -26,6 +26,12 @@ CREATE TABLE IF NOT EXISTS cps (
     stop_reason   TEXT,
     created_at    INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sites (    -- see sites.py: a power limit shared by its CPs
+    site_id    TEXT PRIMARY KEY,
+    max_kw     REAL NOT NULL,
+    min_kw     REAL NOT NULL,
+    created_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS drivers (
     driver_id  TEXT PRIMARY KEY,
     name       TEXT NOT NULL DEFAULT '',
@@ -96,6 +102,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (  -- see dead_letters.py: a bounded cop
 # go in SCHEMA above. One entry per column: (table, column, declaration).
 ADDED_COLUMNS: list[tuple[str, str, str]] = [
     ("drivers", "secret_enc", "BLOB"),
+    ("cps", "site_id", "TEXT"),  # sites.py: NULL = not in a site, not load managed
+    ("dead_letters", "value_size", "INTEGER"),  # the whole value's size (value: a prefix)
+    # The operator's --max-kw: a CP's own registration may lower its max power, never
+    # raise it above this (the dispute check and site shares trust max_kw). NULL: none.
+    ("cps", "max_kw_ceiling", "REAL"),
     # Central bills energy x its own price; the CP's total_cost is kept for comparison,
     # and a session whose energy its CP's power cannot explain is `disputed` (sessions.py)
     ("sessions", "cp_cost", "REAL"),
@@ -161,12 +172,13 @@ class Database:
 
     # -- charge points -------------------------------------------------------
     def add_cp(self, cp_id: str, secret: str, location: str = "", max_kw: float = 11.0,
-               price_per_kwh: float | None = None) -> None:
+               price_per_kwh: float | None = None, max_kw_ceiling: float | None = None) -> None:
         with self.transaction() as c:
             c.execute(
-                "INSERT INTO cps (cp_id, location, max_kw, price_per_kwh, secret_enc, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (cp_id, location, max_kw, price_per_kwh, self.box.encrypt(secret), now_s()),
+                "INSERT INTO cps (cp_id, location, max_kw, price_per_kwh, secret_enc, created_at,"
+                " max_kw_ceiling) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (cp_id, location, max_kw, price_per_kwh, self.box.encrypt(secret), now_s(),
+                 max_kw_ceiling),
             )
 
     def update_cp(self, cp_id: str, location: str | None = None, max_kw: float | None = None,
@@ -176,6 +188,7 @@ class Database:
             changes["location"] = location
         if max_kw is not None:
             changes["max_kw"] = max_kw
+            changes["max_kw_ceiling"] = max_kw
         if price_per_kwh is not None:
             changes["price_per_kwh"] = price_per_kwh
         if secret is not None:
@@ -208,10 +221,15 @@ class Database:
         row = self.conn.execute("SELECT secret_enc FROM cps WHERE cp_id = ?", (cp_id,)).fetchone()
         return None if row is None else self.box.decrypt(bytes(row["secret_enc"]))
 
-    def set_cp_registration(self, cp_id: str, location: str | None, max_kw: float) -> None:
+    def set_cp_registration(self, cp_id: str, location: str | None, max_kw: float) -> float:
+        """Store what the CP says of itself; returns the max power Central will use: the
+        declared one, capped by the operator's --max-kw if it gave one."""
         with self.transaction() as c:
-            c.execute("UPDATE cps SET max_kw = ?, location = COALESCE(?, location) WHERE cp_id = ?",
+            c.execute("UPDATE cps SET max_kw = MIN(?1, COALESCE(max_kw_ceiling, ?1)),"
+                      " location = COALESCE(?2, location) WHERE cp_id = ?3",
                       (max_kw, location or None, cp_id))
+            row = c.execute("SELECT max_kw FROM cps WHERE cp_id = ?", (cp_id,)).fetchone()
+        return float(row["max_kw"]) if row is not None else max_kw
 
     def set_cp_stopped(self, cp_id: str, stopped: bool, reason: str | None) -> None:
         with self.transaction() as c:

@@ -11,6 +11,7 @@ it, and the copy already delivered is not published twice.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +24,13 @@ from evwire.compat import unix_time
 from evwire.trace import log
 
 KEEP_ROWS = 10000  # the table keeps the newest this many (the topic keeps them all)
-STORED_VALUE_MAX = 64 * 1024  # bytes of a record's value kept in the table
+# A stranger chooses the value: the copies are bounded so that a record near the
+# broker's size limit can still be set aside (its dead letter adds fields, and one
+# over the limit could never be delivered, stalling the consumer) and so that the
+# table cannot grow the database by gigabytes. The size and a SHA-256 of the whole
+# value go with each copy.
+TOPIC_VALUE_MAX = 64 * 1024  # bytes of a record's value in its dead letter
+STORED_VALUE_MAX = 1024  # bytes of a record's value kept in the table
 REASON_MAX = 300  # characters (the catalogue allows 512)
 KEY_MAX = 256
 LIST_LIMIT = 200
@@ -44,11 +51,16 @@ class Letter:
         key = self.record.key
         return None if key is None else printable(key.decode("utf-8", "replace"))[:KEY_MAX]
 
+    @property
+    def raw(self) -> bytes:
+        return self.record.value or b""
+
     def message(self) -> dict:
         return make(t.DEAD_LETTER, reason=self.reason, source_topic=self.record.topic,
                     source_partition=self.record.partition,
                     source_offset=self.record.offset, key=self.key_text,
-                    value=self.record.value or b"", at=self.at)
+                    value=self.raw[:TOPIC_VALUE_MAX], value_size=len(self.raw),
+                    value_sha256=hashlib.sha256(self.raw).hexdigest(), at=self.at)
 
 
 class DeadLetters:
@@ -104,9 +116,9 @@ class DeadLetters:
         with self.db.transaction() as c:
             c.executemany(
                 "INSERT OR REPLACE INTO dead_letters (at, reason, source_topic, source_partition,"
-                " source_offset, record_key, value) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " source_offset, record_key, value, value_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(x.at, x.reason, x.record.topic, x.record.partition, x.record.offset,
-                  x.key_text, (x.record.value or b"")[:STORED_VALUE_MAX]) for x in letters])
+                  x.key_text, x.raw[:STORED_VALUE_MAX], len(x.raw)) for x in letters])
             c.execute("DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters)"
                       " - ?", (KEEP_ROWS,))
 
@@ -127,5 +139,6 @@ def recent(db: Database, limit: int = LIST_LIMIT) -> list[dict]:
         "SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     return [{"at": r["at"], "reason": r["reason"], "source_topic": r["source_topic"],
              "source_partition": r["source_partition"], "source_offset": r["source_offset"],
-             "key": r["record_key"], "size": len(r["value"] or b""),
+             "key": r["record_key"],
+             "size": r["value_size"] if r["value_size"] is not None else len(r["value"] or b""),
              "value_hex": bytes(r["value"] or b"")[:PREVIEW_BYTES].hex()} for r in rows]

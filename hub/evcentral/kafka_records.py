@@ -25,7 +25,7 @@ from confluent_kafka import KafkaException
 from evcentral.boundary import ROLE_DRIVER, Router, dispatch
 from evcentral.config import Hub
 from evcentral.dead_letters import DeadLetters
-from evcentral.record_check import RecordCheck, Rejected, decode
+from evcentral.record_check import RecordCheck, Rejected, SecretUnreadable, decode
 from evcentral.telemetry import DeliveryError, KafkaBridge, Record
 from evkafka import names
 from evwire import dumps, error_response, failure
@@ -39,7 +39,7 @@ from evwire.trace import log, trace
 TELEMETRY_TYPES = (t.CHARGING_DATA, t.CHARGE_COMPLETION)
 SLICE = 100  # records handled before the loop serves other work again
 # Failures that pass: the batch is retried (with back-off), the record is not poison.
-TRANSIENT = (sqlite3.OperationalError, DeliveryError, KafkaException)
+TRANSIENT = (sqlite3.OperationalError, DeliveryError, KafkaException, SecretUnreadable)
 
 
 class TelemetryHandlers:
@@ -61,6 +61,7 @@ class KafkaReplyChannel:
     """A driver request that came by Kafka: replies go to driver-events."""
 
     origin = "kafka"
+    retries = True  # a transient failure re-raises: the batch is retried (boundary.dispatch)
 
     def __init__(self, bridge: KafkaBridge, driver_id: str):
         self.bridge = bridge

@@ -40,6 +40,8 @@ def cp_row(hub: Hub, cp: ChargePoint) -> dict:
     row = cp_map(hub, cp)
     row.update(stop_reason=cp.stop_reason, fault_type=cp.fault_type, session=None,
                protocol=cp.protocol)  # evwire (a Monitor) or ocpp (hub/evocpp)
+    if hub.sites is not None and cp.cp_id in hub.sites.site_of:
+        row.update(site_id=hub.sites.site_of[cp.cp_id], limit_kw=hub.sites.limit_of(cp.cp_id))
     if cp.session is not None:
         s = cp.session
         row["session"] = {
@@ -49,3 +51,17 @@ def cp_row(hub: Hub, cp: ChargePoint) -> dict:
             "waiting_for_vehicle": cp.waiting_for_vehicle == s.session_id,
         }
     return row
+
+
+def site_rows(hub: Hub) -> list[dict]:
+    """Each site's limit, its CPs' shares and the live total of measured power (admin
+    `sites`, the web console)."""
+    alloc = hub.sites
+    if alloc is None:
+        return []
+    alloc.reload()  # a site just added with the CLI shows at once
+    return [{"site_id": site.site_id, "max_kw": site.max_kw, "min_kw": site.min_kw,
+             "live_kw": alloc.live_total(site.site_id),
+             "limits": {cp_id: alloc.limits.get(cp_id, 0.0)
+                        for cp_id, s in sorted(alloc.site_of.items()) if s == site.site_id}}
+            for site in alloc.sites.values()]

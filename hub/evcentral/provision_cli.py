@@ -11,13 +11,15 @@ import secrets
 import sqlite3
 import sys
 
+from evcentral import sites
 from evcentral.db import Database, ProvisioningError
 from evcentral.secrets_box import SecretBoxError
 from evcharge.cliargs import positive
 from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
 
-COMMANDS = ("add-cp", "remove-cp", "list-cps", "add-driver", "remove-driver", "list-drivers",
-            "set-driver-secret")
+COMMANDS = ("add-cp", "update-cp", "remove-cp", "list-cps", "add-driver", "remove-driver",
+            "list-drivers", "set-driver-secret", "add-site", "update-site", "list-sites",
+            "remove-site")
 
 
 
@@ -25,6 +27,10 @@ def _ident(text: str) -> str:
     if not text or len(text) > 64 or not text.isprintable() or text.strip() != text:
         raise argparse.ArgumentTypeError(f"invalid id '{text}' (1-64 printable characters)")
     return text
+
+
+def _site_ref(text: str) -> str:
+    return text if text == "" else _ident(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,8 +41,9 @@ def parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add-cp", help="add a charge point (or update an existing one)")
     add.add_argument("cp_id", type=_ident)
     add.add_argument("--location", help="where it is (shown to drivers)")
-    add.add_argument("--max-kw", type=positive, help="max charging rate, kW (default 11.0; "
-                                                    "the Monitor's registration updates it)")
+    add.add_argument("--max-kw", type=positive,
+                     help="max charging rate, kW: a ceiling the Monitor's registration may "
+                          "lower, never raise (without it: 11.0 until the CP registers)")
     add.add_argument("--price-per-kwh", type=positive,
                      help="its own price (default: Central's --price-per-kwh)")
     add_how = add.add_mutually_exclusive_group()
@@ -45,6 +52,28 @@ def parser() -> argparse.ArgumentParser:
                               "--secret-file reads the same file)")
     add_how.add_argument("--secret", help="shared secret for auth (default: generated and "
                                           "printed; visible in ps: prefer --secret-file)")
+    add.add_argument("--site", type=_site_ref, help="the site (shared power limit) it belongs "
+                                                    "to; '' detaches it")
+    upd = sub.add_parser("update-cp", help="change a provisioned charge point")
+    upd.add_argument("cp_id", type=_ident)
+    upd.add_argument("--location", help="where it is")
+    upd.add_argument("--max-kw", type=positive, help="max charging rate, kW")
+    upd.add_argument("--price-per-kwh", type=positive, help="its own price")
+    upd.add_argument("--site", type=_site_ref, help="the site it belongs to; '' detaches it")
+    add_s = sub.add_parser("add-site", help="add a site: a power limit its CPs share")
+    add_s.add_argument("site_id", type=_ident)
+    add_s.add_argument("--max-kw", type=positive, required=True, help="the site's limit, kW")
+    add_s.add_argument("--min-kw", type=positive,
+                       help=f"least power worth giving a car, kW (default {sites.DEFAULT_MIN_KW}:"
+                            " 6 A x 3 x 230 V); below it a car waits in the queue")
+    upd_s = sub.add_parser("update-site", help="change a site's limit (Central applies it "
+                                               "within a second)")
+    upd_s.add_argument("site_id", type=_ident)
+    upd_s.add_argument("--max-kw", type=positive, help="the site's limit, kW")
+    upd_s.add_argument("--min-kw", type=positive, help="least power worth giving a car, kW")
+    sub.add_parser("list-sites", help="list sites and their charge points")
+    rm_s = sub.add_parser("remove-site", help="remove a site (its CPs are detached)")
+    rm_s.add_argument("site_id", type=_ident)
     rm = sub.add_parser("remove-cp", help="remove a charge point (its sessions stay)")
     rm.add_argument("cp_id", type=_ident)
     sub.add_parser("list-cps", help="list provisioned charge points")
@@ -113,16 +142,68 @@ def add_cp(db: Database, ns: argparse.Namespace) -> int:
     if ns.secret_file:
         ns.secret = read_secret_file(ns.secret_file)
     if db.cp(ns.cp_id) is not None:
+        if ns.site is not None:
+            sites.set_cp_site(db, ns.cp_id, ns.site)  # first: an unknown site changes nothing
         db.update_cp(ns.cp_id, ns.location, ns.max_kw, ns.price_per_kwh, ns.secret)
         print(f"updated {ns.cp_id}" + (" (new secret)" if ns.secret else ""))
         return 0
+    if ns.site and not any(s.site_id == ns.site for s in sites.sites(db)):
+        raise ProvisioningError(f"unknown site {ns.site}: add it with add-site first")
     secret = ns.secret or secrets.token_urlsafe(24)
-    db.add_cp(ns.cp_id, secret, ns.location or "", ns.max_kw or 11.0, ns.price_per_kwh)
-    print(f"added {ns.cp_id}")
+    db.add_cp(ns.cp_id, secret, ns.location or "", ns.max_kw or 11.0, ns.price_per_kwh,
+              max_kw_ceiling=ns.max_kw)
+    if ns.site:
+        sites.set_cp_site(db, ns.cp_id, ns.site)
+    print(f"added {ns.cp_id}" + (f" (site {ns.site})" if ns.site else ""))
     if not ns.secret:
         print(f"secret: {secret}")
         print("(give it to the charge point's Monitor in a 0600 file: --secret-file; "
               "it is not shown again)")
+    return 0
+
+
+def update_cp(db: Database, ns: argparse.Namespace) -> int:
+    if db.cp(ns.cp_id) is None:
+        raise ProvisioningError(f"unknown charge point {ns.cp_id}: add it with add-cp")
+    if ns.site is not None:
+        sites.set_cp_site(db, ns.cp_id, ns.site)
+    db.update_cp(ns.cp_id, ns.location, ns.max_kw, ns.price_per_kwh)
+    where = "" if ns.site is None else (f" (site {ns.site})" if ns.site else " (no site)")
+    print(f"updated {ns.cp_id}{where}")
+    return 0
+
+
+def add_site(db: Database, ns: argparse.Namespace) -> int:
+    sites.add_site(db, ns.site_id, ns.max_kw, ns.min_kw)
+    print(f"added site {ns.site_id} ({ns.max_kw:g} kW)")
+    return 0
+
+
+def update_site(db: Database, ns: argparse.Namespace) -> int:
+    if ns.max_kw is None and ns.min_kw is None:
+        raise ProvisioningError("nothing to change: give --max-kw and/or --min-kw")
+    sites.update_site(db, ns.site_id, ns.max_kw, ns.min_kw)
+    print(f"updated site {ns.site_id}")
+    return 0
+
+
+def remove_site(db: Database, ns: argparse.Namespace) -> int:
+    detached = sites.remove_site(db, ns.site_id)
+    print(f"removed site {ns.site_id}" + (f" ({detached} CPs detached)" if detached else ""))
+    return 0
+
+
+def list_sites(db: Database, ns: argparse.Namespace) -> int:
+    members = sites.memberships(db)
+    rows = [{"site_id": s.site_id, "max_kw": s.max_kw, "min_kw": s.min_kw,
+             "cps": sorted(cp for cp, site in members.items() if site == s.site_id)}
+            for s in sites.sites(db)]
+    if ns.json:
+        print(json.dumps(rows))
+        return 0
+    _table(["SITE", "MAX KW", "MIN KW", "CPS"],
+           [[r["site_id"], f"{r['max_kw']:g}", f"{r['min_kw']:g}", " ".join(r["cps"]) or "-"]
+            for r in rows])
     return 0
 
 
@@ -133,7 +214,9 @@ def remove_cp(db: Database, ns: argparse.Namespace) -> int:
 
 
 def list_cps(db: Database, ns: argparse.Namespace) -> int:
+    members = sites.memberships(db)
     rows = [{"cp_id": c.cp_id, "location": c.location, "max_kw": c.max_kw,
+             "site_id": members.get(c.cp_id),
              "price_per_kwh": c.price_per_kwh, "stopped": c.stopped,
              "stop_reason": c.stop_reason} for c in db.cps()]
     if ns.json:
@@ -192,6 +275,8 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
-ACTIONS = {"add-cp": add_cp, "remove-cp": remove_cp, "list-cps": list_cps,
+ACTIONS = {"add-cp": add_cp, "update-cp": update_cp, "add-site": add_site,
+           "update-site": update_site, "remove-site": remove_site, "list-sites": list_sites,
+           "remove-cp": remove_cp, "list-cps": list_cps,
            "add-driver": add_driver, "remove-driver": remove_driver, "list-drivers": list_drivers,
            "set-driver-secret": set_driver_secret}

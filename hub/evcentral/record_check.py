@@ -86,6 +86,10 @@ def key_text(rec: Record) -> str:
     return rec.key.decode("utf-8", "replace") if rec.key else ""
 
 
+class SecretUnreadable(Exception):
+    """Central cannot decrypt a stored secret: a transient failure of Central's, retried."""
+
+
 class SecretCache:
     """id -> secret, re-read after SECRET_TTL_S (decrypting per record costs)."""
 
@@ -146,17 +150,16 @@ class RecordCheck:
             raise Rejected(f"unsigned: the record carries no mac ({who})")
         try:
             secret, cached = cache.get(ident)
-        except SecretBoxError as exc:  # the key file changed: no record of it verifies
-            raise Rejected(f"bad mac: the secret of {who} cannot be read ({exc})") from None
+            if cached and (secret is None or not record_verifies(msg, secret)):
+                # Provisioned or rotated since it was cached: once more with the stored one.
+                secret, _cached = cache.get(ident, fresh=True)
+        except SecretBoxError as exc:
+            # Central's own key file is unusable: that is no fault of the record, which
+            # must not be set aside for it. The batch waits (and retries) until the
+            # operator repairs the key.
+            raise SecretUnreadable(f"the secret of {who} cannot be read ({exc})") from None
         if secret is None:
             raise Rejected(f"bad mac: {who} is unknown or has no secret")
         if record_verifies(msg, secret):
             return
-        if cached:  # perhaps rotated since it was cached: once more with the stored one
-            try:
-                secret, _cached = cache.get(ident, fresh=True)
-            except SecretBoxError:
-                secret = None
-            if secret is not None and record_verifies(msg, secret):
-                return
         raise Rejected(f"bad mac: the record's mac does not verify with the secret of {who}")

@@ -30,6 +30,28 @@ READ_CHUNK = 65536
 SWEEP_INTERVAL_S = 0.5
 
 
+def address_capped(host: str, config: Config) -> bool:
+    """Does the per-address cap apply to host? Not to loopback, unless --cap-loopback."""
+    if config.cap_loopback:
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return True  # not an IP address (a Unix socket?): count it
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return not (ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def certificate_names(cert: dict | None) -> frozenset[str] | None:
+    """Common name and DNS names of a verified peer certificate (ssl's dict form)."""
+    if not cert:
+        return None
+    names = {value for rdn in cert.get("subject", ()) for key, value in rdn
+             if key == "commonName"}
+    names.update(value for key, value in cert.get("subjectAltName", ()) if key == "DNS")
+    return frozenset(names)
+
+
 class Connection:
     """One TCP peer; implements the registry's Channel."""
 
@@ -42,6 +64,8 @@ class Connection:
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        # The names of a verified TLS client certificate (a Monitor's), or None.
+        self.cert_names = certificate_names(writer.get_extra_info("peercert"))
         self.role: str | None = None
         self.cp_id: str | None = None
         self.driver_id: str | None = None  # set by a driver's successful auth_request
@@ -161,15 +185,7 @@ class Gateway:
                 conn.close("peer closed the connection")
 
     def _capped(self, host: str) -> bool:
-        """Does the per-address cap apply to host? Not to loopback, unless --cap-loopback."""
-        if self.config.cap_loopback:
-            return True
-        try:
-            ip = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return True  # not an IP address (a Unix socket?): count it
-        mapped = getattr(ip, "ipv4_mapped", None)
-        return not (ip.is_loopback or (mapped is not None and mapped.is_loopback))
+        return address_capped(host, self.config)
 
     async def _read_loop(self, conn: Connection, reader: asyncio.StreamReader) -> None:
         decoder = FrameDecoder(self.config.max_frame)

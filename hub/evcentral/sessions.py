@@ -57,6 +57,8 @@ class Sessions:
         self._background: set[asyncio.Task] = set()
         # Told session start, live figures and end (evcentral.status_feed: cp-status).
         self.on_event: Callable[[Session, str], None] = lambda _session, _event: None
+        # The CP's site share (evcentral.sites), shown to the driver; None: no site.
+        self.limit_of: Callable[[str], float | None] = lambda _cp_id: None
 
     # -- lookups ---------------------------------------------------------------
     def restore(self) -> None:
@@ -160,9 +162,15 @@ class Sessions:
                                 self._status_update(session, "stopped_by_operator", text))
 
     def close_by_operator(self, session: Session) -> bool:
-        """Finalise with the last known energy; False if it had already ended."""
-        final = self._final(session, STATUS_CLOSED, t.REASON_CLOSED_BY_OPERATOR,
-                            energy=session.energy_kwh, cost=session.cost)
+        """Finalise with the last known energy; False if it had already ended. The
+        energy is the CP's last report: checked against its power like a completion."""
+        energy = session.energy_kwh
+        dispute = energy_dispute(energy, session.max_kw, now_s() - session.started_at,
+                                 self.time_scale)
+        final = self._final(session, STATUS_DISPUTED if dispute else STATUS_CLOSED,
+                            t.REASON_CLOSED_BY_OPERATOR, energy=energy,
+                            cost=0.0 if dispute else central_cost(energy, session.price_per_kwh))
+        final.dispute_reason = dispute
         if not self._finalise(final, self._central_ticket(final), None, "closed_by_operator"):
             return False
         self._send_ticket_later(final)
@@ -284,6 +292,9 @@ class Sessions:
                       total_cost=round(session.cost, 2), timestamp=unix_time())
         if message:
             fields["message"] = message
+        limit = self.limit_of(session.cp_id)
+        if limit is not None:
+            fields["limit_kw"] = limit
         return make(t.CHARGING_STATUS_UPDATE, **fields)
 
     def _central_ticket(self, final: Session) -> bytes:

@@ -23,6 +23,7 @@ from confluent_kafka.admin import NewTopic
 
 from evcentral.registry import ChargePoint, Registry
 from evcentral.session_store import Session
+from evcentral.sites import SiteAllocator
 from evkafka import names
 from evkafka.client import DEFAULT_PARTITIONS, admin, wait_broker
 from evwire import dumps, make
@@ -61,7 +62,8 @@ def ensure_compacted_topic(bootstrap: str, topic: str, timeout: float = 10.0) ->
 
 
 def status_record(registry: Registry, cp: ChargePoint, event: str,
-                  session: Session | None = None, reason: str | None = None) -> dict:
+                  session: Session | None = None, reason: str | None = None,
+                  sites: SiteAllocator | None = None) -> dict:
     """The CP's whole current state as a cp_status message."""
     fields: dict = dict(cp_id=cp.cp_id, state=registry.status_of(cp), event=event,
                         timestamp=unix_time(), location=cp.location[:512],
@@ -79,6 +81,9 @@ def status_record(registry: Registry, cp: ChargePoint, event: str,
             fields["power_kw"] = 0.0
     if reason:
         fields["reason"] = reason[:512]
+    limit = sites.limit_of(cp.cp_id) if sites is not None else None
+    if limit is not None:  # in a site (sites.py): its current share
+        fields.update(site_id=sites.site_of[cp.cp_id], limit_kw=limit)
     return make(t.CP_STATUS, **fields)
 
 
@@ -93,6 +98,7 @@ class StatusFeed:
         self._last_live: dict[str, float] = {}
         self._failing = False  # one log line per outage, not one per record
         self._task: asyncio.Task | None = None
+        self.sites: SiteAllocator | None = None  # site_id and limit_kw in each record (app.py)
 
     # -- hooks (loop thread) ------------------------------------------------------
     def state_changed(self, cp: ChargePoint, why: str = "") -> None:
@@ -117,7 +123,7 @@ class StatusFeed:
         if not self.ready:
             return
         try:
-            value = dumps(status_record(self.registry, cp, event, session, reason))
+            value = dumps(status_record(self.registry, cp, event, session, reason, self.sites))
             future = self.publish(cp.cp_id, value)
             future.add_done_callback(self._delivered)
         except Exception as exc:  # a side channel: the handler that called us goes on

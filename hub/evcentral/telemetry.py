@@ -79,8 +79,13 @@ class KafkaBridge:
         self.batch_retries = 0
 
     # -- producing (call from the loop thread) --------------------------------
-    def publish(self, topic: str, key: str, value: bytes) -> asyncio.Future:
-        """Produce one record; the future resolves on its delivery report."""
+    def publish(self, topic: str, key: str, value: bytes, wait: bool = True) -> asyncio.Future:
+        """Produce one record; the future resolves on its delivery report.
+
+        With the local queue full (the broker away for long) a record that must not be
+        lost waits for room (bounded); a best-effort one (wait=False: the cp-status
+        feed, superseded by the next change anyway) fails at once, so that a side
+        channel never holds up the loop."""
         assert self.loop is not None, "start() first"
         future = self.loop.create_future()
         reports = self._reports
@@ -94,6 +99,8 @@ class KafkaBridge:
                 self.records_out += 1
                 return future
             except BufferError:
+                if not wait:
+                    break
                 # The local queue is full (broker away for long): let it drain a little.
                 self.producer.poll(0.05)
         future.set_exception(DeliveryError(f"producer queue full, record for {topic} refused"))

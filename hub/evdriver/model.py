@@ -33,6 +33,7 @@ class Progress:
     cost: float
     elapsed_s: float
     progress: int | None
+    limit_kw: float | None = None  # the site's share for this CP; None: not load managed
 
 
 @dataclass

@@ -76,6 +76,8 @@ class TextOutput:
     def progress(self, p: Progress) -> None:
         figures = (f"{p.energy_kwh:8.3f} kWh  {p.rate_kw:6.2f} kW  {p.cost:8.2f} {CURRENCY}"
                    f"  {clock(p.elapsed_s)}")
+        if p.limit_kw is not None:  # the site's limit: 0 = waiting for power
+            figures += "  limit " + (f"{p.limit_kw:g} kW" if p.limit_kw > 0 else "0 (queued)")
         if self.live:
             self.out.write(f"\r{printable(p.cp_id)} {progress_bar(p.progress)} {figures}\x1b[K")
             self.out.flush()

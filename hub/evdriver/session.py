@@ -65,6 +65,7 @@ class SessionFollower:
         self.started = time.monotonic()
         self.energy = self.rate = self.cost = 0.0
         self.percent: int | None = None
+        self.limit_kw: float | None = None  # the site share Central gives this CP (issue 22)
         self.last_status = ""
         self.charging_seen = False
         self.ticket: Ticket | None = None
@@ -105,7 +106,8 @@ class SessionFollower:
         self.rate = float(msg["charging_rate"])
         self.cost = float(msg["total_cost"])
         self.ctx.output.progress(Progress(self.session_id, self.cp_id, self.energy, self.rate,
-                                          self.cost, round(self.elapsed(), 1), self.percent))
+                                          self.cost, round(self.elapsed(), 1), self.percent,
+                                          self.limit_kw))
         if self.limits.kwh is not None and self.energy >= self.limits.kwh:
             self._want_stop(f"target of {self.limits.kwh:g} kWh reached")
 
@@ -113,6 +115,8 @@ class SessionFollower:
         if msg["session_id"] != self.session_id:
             return
         self.percent = msg["progress"]
+        if msg.get("limit_kw") is not None:
+            self.limit_kw = float(msg["limit_kw"])
         status = msg["status"]
         if status == self.last_status:
             return

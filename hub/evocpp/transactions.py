@@ -50,6 +50,10 @@ ACCEPTED = {"status": "Accepted"}
 INVALID = {"status": "Invalid"}
 
 
+# Sessions whose ticket this process already started sending (bounded).
+MAX_TICKETS_REMEMBERED = 10_000
+
+
 class OcppCharging:
     def __init__(self, hub: Hub, desk: ChargeDesk):
         self.hub = hub
@@ -58,11 +62,15 @@ class OcppCharging:
         self.store = TransactionStore(hub.db)
         self._background: set[asyncio.Task] = set()
         self._flush_due: asyncio.TimerHandle | None = None
+        self._tickets_started: set[str] = set()
 
     # -- who is this idTag -------------------------------------------------------------
     def driver_of(self, id_tag: str) -> str | None:
-        """The driver a card (or a driver id used as idTag) belongs to."""
-        driver = self.hub.db.driver_by_card(id_tag) or self.hub.db.driver(id_tag)
+        """The driver a card belongs to. Only cards: a driver id is no secret (it keys
+        Kafka records, shows in consoles), so a charger presenting one is not proof
+        that the driver is there. A driver id as idTag is accepted only for the remote
+        start Central itself asked for (start_transaction's first branch)."""
+        driver = self.hub.db.driver_by_card(id_tag)
         return driver.driver_id if driver is not None else None
 
     def id_tag_of(self, driver_id: str) -> str | None:
@@ -172,7 +180,13 @@ class OcppCharging:
                    timestamp=min(ended, now_s()))
         await self.sessions.charge_completion(msg, dumps(msg))
         due = self.sessions.tickets_due.pop(session.session_id, None)
-        if due is not None:
+        # A replayed StopTransaction re-queues a ticket whose first sending may still be
+        # in flight: one sending per session in this process (a restart re-sends the
+        # unsent ones once, Sessions.restore).
+        if due is not None and session.session_id not in self._tickets_started:
+            if len(self._tickets_started) >= MAX_TICKETS_REMEMBERED:
+                self._tickets_started.clear()
+            self._tickets_started.add(session.session_id)
             self.sessions._send_ticket_later(due)  # the Kafka path sends per batch; we now
 
     # -- to the charger (Central's commands, from OcppLink's queue) --------------------------

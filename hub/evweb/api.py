@@ -54,7 +54,7 @@ class Api:
             web.post(f"{p}/cps/{{cp_id}}/resume", self.resume_cp),
             web.post(f"{p}/stop-all", self.stop_all), web.post(f"{p}/resume-all", self.resume_all),
             web.get(f"{p}/sessions", self.sessions), web.get(f"{p}/drivers", self.drivers),
-            web.get(f"{p}/audit", self.audit),
+            web.get(f"{p}/audit", self.audit), web.get(f"{p}/sites", self.sites),
             web.get(f"{p}/available-cps", self.available_cps),
             web.get(f"{p}/me/sessions", self.my_sessions), web.post(f"{p}/charge", self.charge),
             web.post(f"{p}/sessions/{{session_id}}/stop", self.stop_session),
@@ -170,6 +170,10 @@ class Api:
                         "card": rec.card_uid is not None,
                         "live_session_id": live.session_id if live else None})
         return web.json_response(out)
+
+    async def sites(self, request: web.Request) -> web.Response:
+        await self.auth.operator(request)
+        return web.json_response(operations.site_rows(self.hub))
 
     async def audit(self, request: web.Request) -> web.Response:
         await self.auth.operator(request)

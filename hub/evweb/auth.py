@@ -2,9 +2,10 @@
 session cookie plus its CSRF header) or a driver (HTTP Basic: driver id + secret).
 
 Secrets are compared in constant time. Failures count in Central's FailureThrottle
-under the same keys as on the TCP socket ("addr:HOST" and "admin", or
-"driver:ID"): past a few, every attempt waits before it is judged, right or
-wrong, so guessing over HTTP is no faster than over TCP. Refusals go to the
+under the same keys as on the TCP socket ("addr:HOST" for the admin token,
+"addr:HOST" and "driver:ID" for a driver): past a few, every attempt waits
+before it is judged, right or wrong, so guessing over HTTP is no faster than
+over TCP. Refusals go to the
 audit trail. Console sessions are bounded (MAX_SESSIONS, oldest dropped) and
 expire; the cookie is HttpOnly and SameSite=Strict, and a POST with it must
 also carry the session's CSRF token in X-CSRF-Token, which another site's page
@@ -82,7 +83,7 @@ class WebAuth:
         """The admin token or ApiError 401, after the throttle's wait."""
         self.admin_enabled()
         address = address_of(request)
-        keys = (f"addr:{address}", "admin")
+        keys = (f"addr:{address}",)
         wait = self.hub.throttle.delay(*keys)
         if wait > 0:
             await asyncio.sleep(wait)

@@ -3,6 +3,7 @@
 configured. Every error leaves as JSON with an `error` (API) and no traceback."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from evcentral.config import Hub
 from evweb.api import Api
 from evweb.auth import WebAuth
 from evweb.errors import ApiError, json_error, response_of
+from evweb.guard import ConnectionGuard
 from evweb.live import LiveFeed
 from evweb.validate import MAX_BODY
 from evwire.trace import log
@@ -59,6 +61,8 @@ class WebServer:
         self.app.add_routes(self.api.routes())
         self.app.router.add_static("/static/", STATIC, show_index=False)
         self.runner: web.AppRunner | None = None
+        self.guard: ConnectionGuard | None = None
+        self.listener: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> str:
         """Listen; return the console's URL."""
@@ -66,14 +70,19 @@ class WebServer:
                                     shutdown_timeout=2.0)
         await self.runner.setup()
         ssl = self.hub.config.ssl_context
-        site = web.TCPSite(self.runner, host, port, ssl_context=ssl, backlog=256)
-        await site.start()
+        # Not web.TCPSite: aiohttp's protocol behind the guard (deadline, per-address cap).
+        assert self.runner.server is not None
+        self.guard = ConnectionGuard(self.hub.config, self.runner.server)
+        self.listener = await asyncio.get_running_loop().create_server(
+            self.guard.protocol, host, port, ssl=ssl, backlog=256, reuse_address=True)
         self.live.start()
-        bound_host, bound_port = self.runner.addresses[0][:2]
+        bound_host, bound_port = self.listener.sockets[0].getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         return f"{'https' if ssl else 'http'}://{shown}:{bound_port}/"
 
     async def stop(self) -> None:
         await self.live.stop()
+        if self.listener is not None:
+            self.listener.close()
         if self.runner is not None:
             await self.runner.cleanup()

@@ -9,7 +9,8 @@
 # kinds of _RULES below (id, txt, kwh, money, kw, price, ts, ...), which add
 # bounds: every number finite and in range, every text and list bounded.
 #
-# The catalogue is one string, not a table: on MicroPython a dict of tuples
+# The catalogue is two strings, not a table (the Engine's link here, the
+# hub's types in evwire/schema_host.py): on MicroPython a dict of tuples
 # of strings costs about 18 KB of heap, this text about 3 KB. A type's line is
 # parsed when a message of that type is validated; CPython keeps the parsed
 # fields (Central validates thousands of messages a second), MicroPython does
@@ -29,6 +30,8 @@ _CATALOGUE = (
     " max_charging_rate_kw:kw | timestamp:ts connection_timeout_s:secs\n"
     "stop_charging_command: cp_id:id session_id:id | timestamp:ts reason:txt\n"
     "charge_completion_ack: session_id:id | cp_id:id\n"
+    "set_charging_limit: cp_id:id limit_kw:kw | session_id:id? hold_s:secs site_id:id?"
+    " timestamp:ts\n"
     # Monitor <-> Engine link authentication (mutual challenge-response, link key)
     "link_hello: cp_id:id nonce:id |\n"
     "link_challenge: nonce:id mac:str | cp_id:id\n"
@@ -37,57 +40,19 @@ _CATALOGUE = (
     # Engine -> Monitor
     "health_check_response: status:str engine_status:str is_charging:bool | cp_id:id"
     " vehicle_connected:bool fault_type:str? meter_energy_kwh:kwh? session_id:id?"
-    " waiting_for_vehicle:bool timestamp:ts\n"
+    " waiting_for_vehicle:bool timestamp:ts limit_kw:kw\n"
     "command_response: status:str message:txt session_id:id? | cp_id:id command:str"
     " waiting_for_vehicle:bool timestamp:ts error:txt\n"
     "charging_data: cp_id:id session_id:id energy_consumed_kwh:kwh total_cost:money"
     " charging_rate:kw timestamp:ts | driver_id:id meter_kwh:kwh created_ms:ms voltage:volts"
-    " current:amps price_per_kwh:price mac:str\n"
+    " current:amps price_per_kwh:price limit_kw:kw mac:str\n"
     "charge_completion: cp_id:id session_id:id energy_consumed_kwh:kwh total_cost:money"
     " | reason:txt meter_start_kwh:kwh? meter_stop_kwh:kwh? timestamp:ts driver_id:id"
     " price_per_kwh:price started_at:ts duration_s:secs meter_estimated:bool mac:str\n"
     "error_response: error:txt | status:str message:txt code:str request_type:str? cp_id:id\n"
     "local_charge_request: cp_id:id | driver_id:id card_uid:id timestamp:ts\n"
-    # Monitor -> Central
-    "auth_request: timestamp:ts nonce:id mac:str | cp_id:id driver_id:id\n"
-    "register_request: cp_id:id timestamp:ts max_charging_rate_kw:kw | location:str\n"
-    "heartbeat_request: cp_id:id status:str timestamp:ts | session_id:id?\n"
-    "status_update: cp_id:id status:str timestamp:ts | reason:txt?\n"
-    "fault_notification: cp_id:id fault_type:str timestamp:ts | session_id:id? message:txt\n"
-    "recovery_notification: cp_id:id timestamp:ts |\n"
-    # Central -> Monitor
-    "auth_response: status:str message:txt | reason:txt?\n"
-    "register_response: status:str message:txt | reason:txt? cp_status:str price_per_kwh:price\n"
-    "heartbeat_response: status:str | cp_status:str\n"
-    "stop_cp_command: cp_id:id | reason:txt? timestamp:ts\n"
-    "resume_cp_command: cp_id:id | timestamp:ts\n"
-    "local_charge_response: status:str message:txt cp_id:id | session_id:id? driver_id:id?"
-    " reason:txt?\n"
-    # Driver -> Central
-    "charge_request: cp_id:id driver_id:id timestamp:ts | expires_at:ts mac:str\n"
-    "stop_charging_request: cp_id:id session_id:id timestamp:ts | driver_id:id mac:str\n"
-    "available_cps_request: driver_id:id timestamp:ts | mac:str\n"
-    "session_history_request: driver_id:id timestamp:ts | limit:lim mac:str\n"
-    # Central -> Driver
-    "charge_request_response: status:str message:txt session_id:id? cp_id:id"
-    " | price_per_kwh:price reason:txt? driver_id:id\n"
-    "stop_charging_response: status:str message:txt | session_id:id? driver_id:id reason:txt?\n"
-    "available_cps_response: charging_points:list | status:str driver_id:id\n"
-    "session_history_response: status:str sessions:list | driver_id:id\n"
-    "charging_status_update: session_id:id cp_id:id status:str progress:pct | driver_id:id"
-    " energy_consumed_kwh:kwh total_cost:money message:txt timestamp:ts\n"
-    "charge_completion_notification: cp_id:id session_id:id energy_consumed_kwh:kwh"
-    " total_cost:money | reason:txt timestamp:ts driver_id:id\n"
-    # Admin -> Central
-    "manual_command: command:str | token:str? cp_id:id? session_id:id? reason:txt?\n"
-    "manual_command_response: status:str message:txt | data:any reason:txt?\n"
-    # Central -> Kafka evcharge.cp-status (compacted, key cp_id: a CP's latest state)
-    "cp_status: cp_id:id state:str event:str timestamp:ts | location:txt session_id:id?"
-    " driver_id:id? power_kw:kw energy_kwh:kwh cost:money price_per_kwh:price max_kw:kw"
-    " reason:txt?\n"
-    # Central -> Kafka evcharge.dead-letter (a record set aside, with why)
-    "dead_letter: reason:txt source_topic:str source_partition:nat source_offset:nat"
-    " | key:txt? value:any at:nat\n"
+    # ... and the hub's types (Monitor <-> Central, Driver, Admin, Kafka records)
+    # in evwire/schema_host.py, which MicroPython reads only when asked.
 )
 
 # Kinds: the base kinds str, int, num (int or float), bool, list, map, any,
@@ -136,7 +101,36 @@ _WORDS = {"str": "a text string", "int": "an integer", "num": "a number", "bool"
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
 ID_RULE = "1-64 of A-Z a-z 0-9 . _ : -"
 
+if IS_MICROPYTHON:
+    _HOST = None
+else:
+    from evwire.schema_host import TEXT as _HOST
+
 _parsed = None if IS_MICROPYTHON else {}  # type -> fields, for the types validated so far
+
+
+def _host_text():
+    """The hub-only lines (evwire/schema_host.py): held on CPython; read and
+    let go again on MicroPython, so the Engine keeps none of that text."""
+    if _HOST is not None:
+        return _HOST
+    import sys
+
+    from evwire import schema_host
+    text = schema_host.TEXT
+    del sys.modules["evwire.schema_host"]
+    package = sys.modules.get("evwire")
+    if package is not None and "schema_host" in package.__dict__:
+        delattr(package, "schema_host")
+    return text
+
+
+def _find(text, msg_type):
+    start = text.find("\n" + msg_type + ":")
+    if start < 0:
+        return None
+    start += len(msg_type) + 2
+    return text[start:text.find("\n", start)]
 
 
 def _line(msg_type):
@@ -144,16 +138,13 @@ def _line(msg_type):
     # A name without ":" or a line break can only match a whole type name.
     if not msg_type or ":" in msg_type or "\n" in msg_type:
         return None
-    start = _CATALOGUE.find("\n" + msg_type + ":")
-    if start < 0:
-        return None
-    start += len(msg_type) + 2
-    return _CATALOGUE[start:_CATALOGUE.find("\n", start)]
+    found = _find(_CATALOGUE, msg_type)
+    return found if found is not None else _find(_host_text(), msg_type)
 
 
 def _types():
     """Every type, in catalogue order."""
-    return [line[:line.find(":")] for line in _CATALOGUE.split("\n") if line]
+    return [line[:line.find(":")] for line in (_CATALOGUE + _host_text()).split("\n") if line]
 
 
 def _specs(line):

@@ -6,6 +6,8 @@ HEALTH_CHECK_REQUEST = "health_check_request"
 START_CHARGING_COMMAND = "start_charging_command"
 STOP_CHARGING_COMMAND = "stop_charging_command"
 CHARGE_COMPLETION_ACK = "charge_completion_ack"
+# Central -> Monitor -> Engine: the power this CP may draw now (a site's share)
+SET_CHARGING_LIMIT = "set_charging_limit"
 
 # Monitor <-> Engine link authentication (mutual challenge-response, evwire.link_auth)
 LINK_HELLO = "link_hello"

@@ -113,6 +113,26 @@ def test_close_session_of_a_cp_that_never_returns(central, tap):
     assert stored["status"] == "closed" and stored["energy_kwh"] == 6.0
 
 
+def test_close_session_with_impossible_energy_is_disputed_not_billed(central, tap):
+    """The operator's close bills the CP's last reported energy: checked against the
+    CP's power like a completion, so an absurd last report bills nothing."""
+    mon = central.monitor("CP1").beat()
+    session_id = _charging(central, mon)
+    tap.cp_event(charging_data("CP1", session_id, "D1", 9000.0))
+    tap.wait_for(lambda k, m: m["type"] == t.CHARGING_DATA and m["session_id"] == session_id)
+    mon.send(make(t.FAULT_NOTIFICATION, cp_id="CP1", fault_type="engine_unreachable",
+                  session_id=session_id, timestamp=unix_time()))
+    mon.close()
+    wait_until(lambda: central.session_row(session_id).get("status") == "interrupted",
+               what="interrupted")
+    assert central.admin("close_session", session_id=session_id)["status"] == t.SUCCESS
+    ticket = tap.wait_for(lambda k, m: k == "D1" and m["type"] == t.CHARGE_COMPLETION)[0][1]
+    assert ticket["total_cost"] == 0
+    stored = central.session_row(session_id)
+    assert stored["status"] == "disputed" and stored["cost"] == 0
+    assert stored["dispute_reason"]  # why, for the operator who settles it
+
+
 def test_wrong_token_and_bad_commands(central):
     wrong = central.admin("list_cps", token="guess")
     assert wrong["status"] == t.FAILURE and wrong["reason"] == "bad_token"

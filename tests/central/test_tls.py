@@ -184,6 +184,31 @@ def test_client_certificate_from_another_ca_is_refused(tls_central, pki, tmp_pat
                     raise ConnectionResetError("closed")
 
 
+def test_client_certificate_speaks_only_for_the_cp_it_names(tls_central, pki):
+    """CP1's certificate with CP2's (right) secret is refused like a wrong secret;
+    with CP1's secret it is accepted."""
+    from evwire import FrameDecoder
+
+    ctx = client_context(str(pki["ca"]))
+    ctx.load_cert_chain(str(pki["client_cert"]), str(pki["client_key"]))
+
+    def auth_as(cp_id: str) -> dict:
+        with socket.create_connection((tls_central.host, tls_central.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(encode_frame(make_auth_request(cp_id, secret_of(cp_id))))
+                decoder = FrameDecoder()
+                while True:
+                    data = tls.recv(4096)
+                    assert data, "closed without an answer"
+                    replies = decoder.feed(data)
+                    if replies:
+                        return replies[0]
+
+    assert auth_as("CP1")["status"] == "success"
+    refused = auth_as("CP2")
+    assert refused["status"] == "failure" and refused["reason"] == "bad_credentials", refused
+
+
 def test_plaintext_off_loopback_needs_insecure(procs, tmp_path, kafka_bootstrap):
     db = str(tmp_path / "central.db")
     refused = evcharge("central", "--listen", f"0.0.0.0:{free_port()}", "--db", db,

@@ -37,6 +37,13 @@ class FakeHardware:
         self.closes = 0
         self.card_reader = None  # set to a list of UIDs: the cards to present, in order
         self.reader_silent = False
+        self.pilot = []  # every duty cycle written, tenths of a percent
+        self.pilot_silent = False
+
+    def set_pilot(self, duty):
+        if self.pilot_silent:
+            raise HardwareError("ModbusTimeout: unit 2 did not answer")
+        self.pilot.append(duty)
 
     def flow(self, kwh):
         if self.closed and self.plugged:

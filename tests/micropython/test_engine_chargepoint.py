@@ -151,7 +151,8 @@ def test_completion_resent_on_each_connection_until_acked():
     assert not cp.acknowledge(ack)  # a repeated ack changes nothing
     cp.monitor_connected()
     assert _completions(cp) == []
-    assert StateStore(cp.config["state_dir"]).load() == {"session": None, "pending": []}
+    assert StateStore(cp.config["state_dir"]).load() == {"session": None, "pending": [],
+                                                         "limit": None}
 
 
 def test_meter_silent_is_a_fault_and_the_bill_waits_for_the_meter():
@@ -317,7 +318,7 @@ class _BrokenStore:
     def load(self):
         return {"session": None, "pending": []}
 
-    def save(self, session, pending):
+    def save(self, session, pending, limit=None):
         raise OSError(28, "No space left on device")
 
 

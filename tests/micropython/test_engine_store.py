@@ -17,7 +17,7 @@ def _exists(path):
 def test_empty_store_loads_nothing():
     directory = scratch_dir()
     store = StateStore(directory)
-    assert store.load() == {"session": None, "pending": []}
+    assert store.load() == {"session": None, "pending": [], "limit": None}
     remove_dir(directory)
 
 
@@ -29,7 +29,8 @@ def test_save_then_load_round_trips_and_leaves_no_temp_file():
     store.save(record, [{"message_id": "c1", "session_id": "S0"}])
     assert store.writes == 1
     assert StateStore(directory).load() == {
-        "session": record, "pending": [{"message_id": "c1", "session_id": "S0"}]}
+        "session": record, "pending": [{"message_id": "c1", "session_id": "S0"}],
+        "limit": None}
     assert not _exists(store.tmp_path)
     remove_dir(directory)
 
@@ -49,7 +50,7 @@ def test_damaged_file_is_kept_aside_and_the_engine_starts_clean():
     store = StateStore(directory)
     with open(store.path, "w") as f:
         f.write('{"session": {"sess')
-    assert store.load() == {"session": None, "pending": []}
+    assert store.load() == {"session": None, "pending": [], "limit": None}
     assert _exists(store.path + ".bad")
     remove_dir(directory)
 

@@ -18,11 +18,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from mqtt_testkit import USERS, start_bridge  # noqa: E402,F401
+
 from evcharge.harness.network import Network  # noqa: E402
-from evcharge.harness.procs import Proc, ProcessGroup, bin_path, free_port, wait_port  # noqa: E402
+from evcharge.harness.procs import Proc, ProcessGroup, free_port, wait_port  # noqa: E402
 from evcharge.harness.spec import CpSpec, NetworkSpec  # noqa: E402
 
-USERS = {"bridge": "bridge-pass-1", "ha": "ha-pass-2", "viewer": "viewer-pass-3"}
 # The bridge writes state and reads commands; HA reads state and presses buttons;
 # a viewer may only read: its command presses must never reach the bridge.
 ACL = """user bridge
@@ -176,15 +177,3 @@ def make_network(procs, tmp_path, kafka_bootstrap, kafka_ns):
     yield make
     for net in networks:
         net.close()
-
-
-def start_bridge(procs: ProcessGroup, kafka: str, *args: str, name: str = "mqtt-bridge",
-                 env: dict | None = None) -> Proc:
-    proc = procs.start(name, [bin_path("evcharge"), "mqtt-bridge", "--kafka", kafka,
-                              "--log-level", "debug", *args], env=env)
-    deadline = time.monotonic() + 30
-    while "publishing live" not in proc.log():
-        assert proc.alive(), proc.log()
-        assert time.monotonic() < deadline, proc.log()
-        time.sleep(0.05)
-    return proc

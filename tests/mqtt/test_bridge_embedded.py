@@ -8,8 +8,8 @@ import re
 import signal
 
 import pytest
+from mqtt_testkit import start_bridge
 
-from conftest import start_bridge
 from evcentral.status_feed import ensure_compacted_topic
 from evcharge.harness.procs import free_port, wait_until
 from evkafka import names

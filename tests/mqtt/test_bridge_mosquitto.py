@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from conftest import USERS, start_bridge
+from mqtt_testkit import USERS, start_bridge
+
 from evcharge.harness.procs import wait_until
 from evcharge.secretfile import write_secret_file
 

@@ -19,9 +19,8 @@ from evcharge.secretfile import write_secret_file
 
 sys.path.insert(0, str(Path(__file__).parent))  # sim_charger (--import-mode=importlib)
 
+from ocpp_testkit import PRICE  # noqa: E402
 from sim_charger import ChargerRig  # noqa: E402
-
-PRICE = 0.40
 
 
 @dataclass

@@ -9,9 +9,9 @@ import os
 import socket
 
 import pytest
+from ocpp_testkit import PRICE
 from sim_charger import basic
 
-from conftest import PRICE
 from evcharge.harness.procs import wait_until
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from ocpp.v16 import call
+from ocpp_testkit import PRICE
 
-from conftest import PRICE
 from evcharge.harness.procs import wait_until
 
 

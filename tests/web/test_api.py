@@ -13,7 +13,7 @@ from evcharge.harness.procs import wait_until
 OPERATOR_CALLS = [("GET", "/cps"), ("GET", "/cps/CP1"), ("POST", "/cps/CP1/stop"),
                   ("POST", "/cps/CP1/resume"), ("POST", "/stop-all"), ("POST", "/resume-all"),
                   ("GET", "/sessions"), ("GET", "/drivers"), ("GET", "/audit"),
-                  ("POST", "/logout"), ("GET", "/live")]
+                  ("GET", "/sites"), ("POST", "/logout"), ("GET", "/live")]
 DRIVER_CALLS = [("GET", "/me/sessions"), ("POST", "/charge"), ("GET", "/available-cps"),
                 ("POST", "/sessions/x1/stop")]
 

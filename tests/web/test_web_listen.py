@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -70,3 +71,62 @@ def test_a_taken_web_port_stops_central_with_one_line(tmp_path, kafka_bootstrap,
     assert done.returncode == 1
     assert f"cannot listen for the web console on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_strangers_on_the_web_port_are_bounded(procs, tmp_path, kafka_bootstrap, kafka_ns):
+    """A request whose headers trickle in is closed after --auth-timeout, and one
+    address holds at most --max-connections-per-address connections; an honest
+    request is answered meanwhile."""
+    from evcharge.harness.procs import free_port, wait_until
+
+    port = free_port()
+    hub = procs.evcharge("central", ["central", "--listen", "127.0.0.1:0", "--db",
+                                     str(tmp_path / "c.db"), "--kafka", kafka_bootstrap,
+                                     "--http", f"127.0.0.1:{port}", "--auth-timeout", "1",
+                                     "--cap-loopback", "--max-connections-per-address", "3"])
+    wait_until(lambda: "ready listening" in hub.log() or not hub.alive(), timeout=30,
+               what="Central with --http")
+
+    def openapi_status() -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/api/v1/openapi.json")
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    slow = socket.create_connection(("127.0.0.1", port), timeout=5)
+    slow.sendall(b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n")
+    started = time.monotonic()
+    closed = False
+    while time.monotonic() - started < 4:  # one header byte every 0.2 s
+        try:
+            slow.sendall(b"X")
+        except OSError:
+            closed = True
+            break
+        time.sleep(0.2)
+    if not closed:
+        slow.settimeout(2)
+        try:
+            closed = slow.recv(1) == b""
+        except OSError:
+            closed = True
+    took = time.monotonic() - started
+    slow.close()
+    assert closed and took < 3.5, took
+    assert openapi_status() == 200
+
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+    try:
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        extra.settimeout(3)
+        try:
+            assert extra.recv(1) == b""  # closed at once by the cap
+        except ConnectionResetError:
+            pass
+        extra.close()
+    finally:
+        for sock in held:
+            sock.close()
+    wait_until(lambda: openapi_status() == 200, timeout=5, what="a slot freed")
+    assert "Traceback" not in hub.log()

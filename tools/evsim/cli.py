@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--meter-start", type=non_negative, default=0.0,
                    help="the meter's energy register at start, kWh (default 0)")
     p.add_argument("--voltage", type=positive, default=230.0, help="line voltage (default 230)")
+    p.add_argument("--phases", type=int, choices=(1, 3), default=3,
+                   help="phases the car draws on (the pilot's offer is A x V x phases)")
     p.add_argument("--log-level", default="info", choices=sorted(trace.LEVELS),
                    help="debug logs every Modbus frame")
     return p
@@ -82,6 +84,7 @@ def serve(args: argparse.Namespace, control: Path) -> int:
         meter_start_kwh=args.meter_start,
         time_scale=args.time_scale,
         voltage=args.voltage,
+        phases=args.phases,
     )
     simulator = Simulator(model, args.link, control)
 

@@ -93,13 +93,32 @@ class MeterDevice(Device):
 
 class RelayModule(Device):
     """An 8-channel Modbus relay module: coil 0 drives the contactor, discrete
-    input 0 is the vehicle-present signal; the other channels just hold state."""
+    input 0 is the vehicle-present signal; the other channels just hold state.
+    Holding register 0 is the EVSE's control pilot (PWM duty cycle in tenths
+    of a percent, 0-1000); registers 1..7 just hold their value."""
 
     CHANNELS = 8
+    HOLDING = 8
 
     def __init__(self, model: ChargePointModel):
         self.model = model
         self.spare_coils = [False] * self.CHANNELS
+        self.spare_registers = [0] * self.HOLDING
+
+    def read_holding_registers(self, address: int, count: int) -> list[int]:
+        _check_span(address, count, self.HOLDING, "holding registers")
+        pilot = self.model.pilot_duty
+        words = [pilot if pilot is not None else 0] + self.spare_registers[1:]
+        return words[address:address + count]
+
+    def write_register(self, address: int, value: int) -> None:
+        _check_span(address, 1, self.HOLDING, "holding register")
+        if address == 0:
+            if value > 1000:
+                raise SlaveException(ILLEGAL_VALUE, f"pilot duty {value} above 1000")
+            self.model.pilot_duty = value
+        else:
+            self.spare_registers[address] = value
 
     def read_coils(self, address: int, count: int) -> list[bool]:
         _check_span(address, count, self.CHANNELS, "coils")

@@ -12,6 +12,18 @@ TAPER_START_SOC = 80.0
 # towards it forever.
 TAPER_FLOOR = 0.02
 UID_MAX_CHARS = 16
+PILOT_OFF = 1000  # duty in tenths of a percent: 100 % = no charging offered
+
+
+def pilot_amps(duty: int) -> float:
+    """The current per phase a pilot duty cycle offers (IEC 61851-1 table A.8):
+    10-85 %: duty x 0.6 A; 85-96 %: (duty - 64) x 2.5 A; anything else: none."""
+    percent = duty / 10.0
+    if 10.0 <= percent <= 85.0:
+        return percent * 0.6
+    if 85.0 < percent <= 96.0:
+        return min((percent - 64.0) * 2.5, 80.0)
+    return 0.0
 
 
 class ChargePointModel:
@@ -26,6 +38,7 @@ class ChargePointModel:
         meter_start_kwh: float = 0.0,
         time_scale: float = 1.0,
         voltage: float = 230.0,
+        phases: int = 3,
     ):
         self.power_limit_kw = power_limit_kw
         self.car_max_kw = car_max_kw
@@ -35,6 +48,10 @@ class ChargePointModel:
         self.meter_kwh = meter_start_kwh
         self.time_scale = time_scale
         self.voltage = voltage
+        self.phases = phases
+        # The EVSE's control pilot, tenths of a percent; None until the Engine
+        # first writes it (an Engine without a pilot: the car takes its max).
+        self.pilot_duty: int | None = None
         self.coil_on = False  # what the relay module was last told
         self.welded = False  # contacts stuck closed
         self.dead = False  # contacts stuck open (coil or driver failed)
@@ -64,11 +81,17 @@ class ChargePointModel:
         """What the car draws now: only plugged in, contacts closed, not full."""
         if not (self.plugged and self.relay_closed) or self.full:
             return 0.0
-        power = min(self.power_limit_kw, self.car_max_kw)
+        power = min(self.power_limit_kw, self.car_max_kw, self.pilot_offer_kw())
         if self.soc > TAPER_START_SOC:
             fraction = (100.0 - self.soc) / (100.0 - TAPER_START_SOC)
             power *= max(fraction, TAPER_FLOOR)
         return power
+
+    def pilot_offer_kw(self) -> float:
+        """What the pilot lets the car draw: A x V x phases."""
+        if self.pilot_duty is None:
+            return float("inf")
+        return pilot_amps(self.pilot_duty) * self.voltage * self.phases / 1000.0
 
     def current_a(self) -> float:
         return self.power_kw() * 1000.0 / self.voltage if self.voltage else 0.0
@@ -118,6 +141,10 @@ class ChargePointModel:
             "soc": self.soc,
             "battery_kwh": self.battery_kwh,
             "power_limit_kw": self.power_limit_kw,
+            "car_max_kw": self.car_max_kw,
+            "phases": self.phases,
+            "pilot_duty": self.pilot_duty,
+            "pilot_amps": None if self.pilot_duty is None else pilot_amps(self.pilot_duty),
             "time_scale": self.time_scale,
             "meter_silent": self.meter_silent,
             "crc_errors_pending": self.crc_errors_pending,

@@ -17,8 +17,10 @@ from evsim.devices import ILLEGAL_FUNCTION, ILLEGAL_VALUE, Device, SlaveExceptio
 FUNCTIONS = {
     1: "read_coils",
     2: "read_discrete_inputs",
+    3: "read_holding_registers",
     4: "read_input_registers",
     5: "write_coil",
+    6: "write_register",
 }
 FIXED_LENGTH_FUNCTIONS = frozenset(range(1, 7))  # unit fc addr(2) value(2) crc(2)
 WRITE_MULTIPLE_FUNCTIONS = frozenset((15, 16))  # ... count(2) byte_count data crc(2)
@@ -162,7 +164,10 @@ class RtuSlave:
                 raise SlaveException(ILLEGAL_VALUE, f"coil value 0x{value:04x}")
             handler(address, value == COIL_ON)
             return frame[2:6]
-        if name == "read_input_registers":
+        if name == "write_register":
+            handler(address, value)
+            return frame[2:6]
+        if name in ("read_input_registers", "read_holding_registers"):
             if not 1 <= value <= MAX_REGISTERS:
                 raise SlaveException(ILLEGAL_VALUE, f"register count {value}")
             words = handler(address, value)

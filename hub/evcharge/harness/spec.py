@@ -35,6 +35,7 @@ class CpSpec:
     battery_kwh: float = 60.0
     soc: float = 20.0           # state of charge at start, percent
     plugged: bool = True
+    site: str | None = None     # the site (power limit) this CP belongs to: NetworkSpec.sites
     secret: str = field(default_factory=lambda: secrets.token_hex(16))
     # Engine <-> Monitor link key (evwire.link_auth): random per CP, given to both by file.
     link_key: str = field(default_factory=lambda: secrets.token_hex(32))
@@ -56,6 +57,7 @@ class NetworkSpec:
     cps: list[CpSpec]
     drivers: list[str] = field(default_factory=list)
     driver_secrets: dict[str, str] = field(default_factory=dict)  # default: generated
+    sites: dict[str, float] = field(default_factory=dict)  # site id -> max kW (add-site)
     price_per_kwh: float = 0.30
     admin_token: str = field(default_factory=lambda: secrets.token_hex(8))
     runtime: str = "micropython"        # the Engine's interpreter: micropython | cpython

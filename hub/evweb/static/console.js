@@ -179,6 +179,9 @@ async function refreshTables() {
       fill($("sessions").tBodies[0], sessions.map((s) => [s.session_id.slice(0, 8), s.cp_id,
         s.driver_id, s.status, s.energy_consumed_kwh.toFixed(3), s.total_cost.toFixed(2),
         s.reason, fmtTime(s.started_at)]));
+      const sites = await call("GET", "/sites");
+      fill($("sites").tBodies[0], sites.map((s) => [s.site_id, s.max_kw, s.live_kw.toFixed(2),
+        Object.entries(s.limits).map(([cp, kw]) => cp + " " + kw).join(", ")]));
       const drivers = await call("GET", "/drivers");
       fill($("drivers").tBodies[0], drivers.map((d) => [d.driver_id, d.name, d.card ? "yes" : "",
         d.live_session_id ? d.live_session_id.slice(0, 8) : ""]));
