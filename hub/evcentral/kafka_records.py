@@ -215,7 +215,8 @@ class KafkaRecords:
         now = unix_time()
         expires_at = msg.get("expires_at")
         if isinstance(expires_at, int) and not isinstance(expires_at, bool):
-            return f"expired {now - expires_at} s ago" if now > expires_at else None
+            # From the deadline's own second on: the driver may already have given up.
+            return f"expired {now - expires_at} s ago" if now >= expires_at else None
         sent = msg.get("timestamp")
         if isinstance(sent, int) and now - sent > self.hub.config.kafka_request_ttl:
             return f"sent {now - sent} s ago"

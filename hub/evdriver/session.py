@@ -32,8 +32,10 @@ def charge_once(ctx: DriverContext, cp_id: str, limits: Limits) -> ServiceResult
     """Ask Central for a charge at cp_id and follow it; a refusal is a result, not an error."""
     request = make_timestamped(t.CHARGE_REQUEST, cp_id=cp_id, driver_id=ctx.driver_id)
     # If the request waits in Kafka while Central is down, Central must not carry it
-    # out after this driver has given up waiting and reported a failure.
-    request["expires_at"] = request["timestamp"] + math.ceil(ctx.settings.timeout)
+    # out after this driver has given up waiting and reported a failure. The driver
+    # waits at least `timeout` from now, so rounding the deadline down keeps it at or
+    # before the moment the driver gives up (Central refuses from that second on).
+    request["expires_at"] = math.floor(time.time() + ctx.settings.timeout)
     try:
         answer = check_answer(ctx.request(request), t.CHARGE_REQUEST_RESPONSE)
         if not answer.get("session_id"):
