@@ -127,12 +127,13 @@ def test_the_right_key_charges_and_a_second_unauthenticated_peer_cannot_displace
     assert second.stop("S1")["status"] == "success"
 
 
-def test_pending_peers_are_bounded_to_one(procs, tmp_path):
+def test_pending_peers_from_one_address_are_bounded_to_one(procs, tmp_path):
     _sim, engine = keyed_engine(procs, tmp_path, "cpython")
     monitor = engine.probe()
     socks = [socket.create_connection(("127.0.0.1", engine.port), timeout=2) for _ in range(5)]
     try:
-        # Each newer pending peer replaces the older: the first four are closed at once.
+        # All from 127.0.0.1: each newer pending peer replaces the older one from the
+        # same address, so the first four are closed at once.
         for sock in socks[:4]:
             assert sock.recv(16) == b""
         assert monitor.health()["engine_status"] == "OK"

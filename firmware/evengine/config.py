@@ -3,7 +3,7 @@
 # load() fills the defaults and names the first bad key in a ConfigError.
 import json
 
-from evengine.link import parse_host_port
+from evengine.link import is_loopback, parse_host_port
 from evwire.schema import kind_ok
 
 # key: (kind, default). Kinds: str, int, num, bool, map, and "?" = may be null.
@@ -85,12 +85,6 @@ _KIND_WORDS = {"str": "a text string", "int": "an integer", "num": "a number",
 
 class ConfigError(ValueError):
     pass
-
-
-def is_loopback(host):
-    """Whether a listen host is reachable from this machine only."""
-    return host == "localhost" or host.startswith("127.") or host in ("::1", "[::1]")
-
 
 
 def check(raw):

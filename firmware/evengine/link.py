@@ -4,8 +4,8 @@
 #   on_connect(), on_disconnect(), on_message(msg), on_malformed(reason)
 # With a link key (evengine.link_guard) a peer counts only once it has passed
 # the handshake: until then it hears nothing but error_response unauthenticated.
-# Without one, TCP listens on loopback only (evengine.config) and a newer
-# connection replaces the older.
+# Without one, TCP listens on loopback only (evengine.config, and TcpLink
+# checks what it binds) and a newer connection replaces the older.
 import socket
 
 import evwire
@@ -15,6 +15,7 @@ from evwire.trace import log, trace
 _RECV_SIZE = 512
 _SERIAL_CHUNK = 256
 _DRAIN_READS = 16  # bounded: a flooding old peer cannot stall the new one
+_BACKLOG = 5  # a stranger's connect loop must not fill the queue the Monitor waits in
 
 
 def poll_handle(obj):
@@ -36,14 +37,53 @@ def parse_host_port(text):
         raise ValueError("listen port must be a number, got %r" % port_text)
     if not 0 < port < 65536:
         raise ValueError("listen port must be 1-65535, got %d" % port)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # "[::1]:5000"
     return host or "0.0.0.0", port
+
+
+_LOOPBACK6 = b"\0" * 15 + b"\1"
+
+
+def is_loopback(host):
+    """Whether a listen host is reachable from this machine only: it resolves,
+    and to loopback addresses only (127.0.0.0/8, ::1). Resolved, not read as
+    text: "localhost" counts, "127.evil.example" is what DNS says it is."""
+    try:
+        infos = socket.getaddrinfo(host, 0)
+    except (OSError, ValueError):  # unresolvable (or odd text): not loopback
+        return False
+    for info in infos:
+        if not sockaddr_is_loopback(info[0], info[-1]):
+            return False
+    return len(infos) > 0
+
+
+def sockaddr_is_loopback(family, addr):
+    """A getaddrinfo() result's address: (text, port...) on CPython and on a
+    board; the raw sockaddr bytes on MicroPython unix."""
+    try:
+        if isinstance(addr, tuple):
+            text = addr[0].split("%", 1)[0]
+            if family == socket.AF_INET:
+                return text.split(".")[0] == "127"
+            return text == "::1"  # getaddrinfo hands back the canonical text
+        if family == socket.AF_INET:
+            return addr[4] == 127
+        return bytes(addr[8:24]) == _LOOPBACK6
+    except (AttributeError, IndexError, TypeError):
+        return False
 
 
 def describe_peer(addr):
     if isinstance(addr, tuple):
         return "%s:%d" % (addr[0], addr[1])
-    # MicroPython unix: a raw sockaddr_in (family, port big-endian, address).
+    # MicroPython unix: a raw sockaddr_in (family, port big-endian, address),
+    # or sockaddr_in6 (the address after 4 bytes of flow info), in hex groups.
     try:
+        if len(addr) >= 24 and addr[0] != socket.AF_INET:
+            groups = ["%x" % (addr[i] << 8 | addr[i + 1]) for i in range(8, 24, 2)]
+            return "%s:%d" % (":".join(groups), addr[2] << 8 | addr[3])
         return "%d.%d.%d.%d:%d" % (addr[4], addr[5], addr[6], addr[7], addr[2] << 8 | addr[3])
     except (IndexError, TypeError):
         return str(addr)
@@ -75,9 +115,10 @@ class TcpLink(_Framed):
     `silence_s` is gone even if its TCP connection never closed (a Pi that
     lost power sends no FIN), and its connection is dropped.
 
-    With `key` a new connection is held aside (one at a time, a newer one
-    replaces it) until it authenticates, within `auth_s`; only then does it
-    replace the Monitor, so a stranger cannot displace an authenticated one."""
+    With `key` a new connection is held aside (a few at a time, one per
+    remote address: link_guard.admit) until it authenticates, within `auth_s`;
+    only then does it replace the Monitor, so a stranger cannot displace an
+    authenticated one, nor starve a Monitor that is authenticating."""
 
     def __init__(self, host, port, listener, send_timeout_s=2, max_frame=evwire.DEFAULT_MAX,
                  silence_s=5, key=None, cp_id=None, auth_s=5):
@@ -85,15 +126,19 @@ class TcpLink(_Framed):
         self.key = key
         self.cp_id = cp_id
         self.auth_ms = int(auth_s * 1000)
-        self.pending = None  # a link_guard.PendingPeer being authenticated
+        self.pending = []  # link_guard.PendingPeer, being authenticated
         self.send_timeout_s = send_timeout_s
         self.silence_ms = int(silence_s * 1000)
         self.last_heard = 0
-        address = socket.getaddrinfo(host, port)[0][-1]
-        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        info = socket.getaddrinfo(host, port)[0]
+        if key is None and not sockaddr_is_loopback(info[0], info[-1]):
+            # config.check said loopback; this is what is bound (a name may
+            # resolve differently now), and without a key it must be loopback.
+            raise OSError("listening on %s needs a link key: it is not loopback" % host)
+        server = socket.socket(info[0], socket.SOCK_STREAM)
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(address)
-        server.listen(2)
+        server.bind(info[-1])
+        server.listen(_BACKLOG)
         self.server = server
         self.server_handle = poll_handle(server)
         self.conn = None
@@ -108,8 +153,8 @@ class TcpLink(_Framed):
         found = [self.server]
         if self.conn is not None:
             found.append(self.conn)
-        if self.pending is not None:
-            found.append(self.pending.conn)
+        for pending in self.pending:
+            found.append(pending.conn)
         return found
 
     def service(self, handle, now_ms):
@@ -118,12 +163,15 @@ class TcpLink(_Framed):
             self._accept()
         elif self.conn is not None and handle == self.conn_handle:
             self._receive()
-        elif self.pending is not None and handle == self.pending.handle:
-            self.pending.receive(self)
+        else:
+            for pending in self.pending:
+                if handle == pending.handle:
+                    pending.receive(self)
+                    return
 
     def housekeeping(self, now_ms):
-        if self.pending is not None:
-            self.pending.housekeeping(self, now_ms)
+        for index in range(len(self.pending) - 1, -1, -1):  # backwards: it may close
+            self.pending[index].housekeeping(self, now_ms)
         if self.conn is not None and ticks_diff(now_ms, self.last_heard) >= self.silence_ms:
             log("notice", "Monitor %s silent for %d ms: dropping the connection"
                 % (self.peer, self.silence_ms))
@@ -146,8 +194,8 @@ class TcpLink(_Framed):
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-        if self.pending is not None:
-            self.pending.close(self)
+        while self.pending:
+            self.pending[-1].close(self)
         self.server.close()
 
     def _accept(self):
@@ -159,9 +207,9 @@ class TcpLink(_Framed):
         conn.settimeout(self.send_timeout_s)
         peer = describe_peer(addr)
         if self.key is not None:  # held aside until it authenticates (evengine.link_guard)
-            from evengine.link_guard import PendingPeer
+            from evengine.link_guard import admit
 
-            PendingPeer(self, conn, poll_handle(conn), peer)
+            admit(self, conn, poll_handle(conn), peer, ticks_ms())
             return
         self.adopt(conn, peer, evwire.FrameDecoder(self.max_frame))
 

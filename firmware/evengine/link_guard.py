@@ -57,24 +57,61 @@ def refusal(text, msg=None):
     return evwire.error_response(text, msg, UNAUTHENTICATED)
 
 
+PENDING_SLOTS = 4  # peers authenticating at once: a stranger's loop cannot take them all
+PENDING_GRACE_MS = 500  # a newcomer may evict a pending peer only after this
+
+
+def admit(link, conn, handle, peer, now_ms):
+    """A new TCP connection into one of link.pending's slots, or closed.
+
+    Per remote address one slot: a newer connection replaces the older (a
+    Monitor that reconnected). When every slot is taken, the oldest peer
+    that has been pending for PENDING_GRACE_MS without a valid link_hello
+    gives way; if none has, the newcomer is refused. So a stranger's connect
+    loop holds one slot and cannot evict a Monitor that is mid-handshake."""
+    host = peer.rpartition(":")[0]
+    victim = None
+    for other in link.pending:  # in arrival order: the oldest first
+        if other.host == host:
+            victim = other
+            break
+    if victim is None and len(link.pending) >= PENDING_SLOTS:
+        for other in link.pending:
+            if (other.guard.engine_nonce is None
+                    and ticks_diff(now_ms, other.since) >= PENDING_GRACE_MS):
+                victim = other
+                break
+        if victim is None:
+            log("notice", "link peer %s refused: %d peers already authenticating"
+                % (peer, PENDING_SLOTS))
+            try:
+                conn.close()
+            except OSError:
+                pass
+            return None
+    if victim is not None:
+        log("notice", "link peer %s replaced by %s before it authenticated"
+            % (victim.peer, peer))
+        victim.close(link)
+    pending = PendingPeer(link, conn, handle, peer, now_ms)
+    link.pending.append(pending)
+    return pending
+
+
 class PendingPeer:
     """A TCP connection held aside until it authenticates: its own small
-    decoder, its guard and when it came. A TcpLink holds at most one (as
-    link.pending): a newer one replaces it, and only once it authenticates
-    does it replace the Monitor's connection."""
+    decoder, its guard and when it came. A TcpLink holds a few (link.pending,
+    filled by admit()); only once one authenticates does it replace the
+    Monitor's connection."""
 
-    def __init__(self, link, conn, handle, peer):
-        if link.pending is not None:
-            log("notice", "link peer %s replaced by %s before it authenticated"
-                % (link.pending.peer, peer))
-            link.pending.close(link)
+    def __init__(self, link, conn, handle, peer, now_ms=None):
         self.conn = conn
         self.handle = handle
         self.peer = peer
-        self.since = ticks_ms()
+        self.host = peer.rpartition(":")[0]
+        self.since = ticks_ms() if now_ms is None else now_ms
         self.guard = LinkGuard(link.key, link.cp_id)
         self.decoder = evwire.FrameDecoder(HANDSHAKE_MAX_FRAME)
-        link.pending = self
 
     def housekeeping(self, link, now_ms):
         if ticks_diff(now_ms, self.since) >= link.auth_ms:
@@ -97,7 +134,7 @@ class PendingPeer:
         if not verdict:
             self.close(link)
             return
-        link.pending = None
+        self.forget(link)
         log("info", "Monitor %s authenticated" % self.peer)
         link.adopt(self.conn, self.peer, self.monitor_decoder(link.max_frame))
         for msg in rest:
@@ -135,9 +172,12 @@ class PendingPeer:
         except OSError:
             pass  # it is closed next anyway, or its handshake times out
 
+    def forget(self, link):
+        if self in link.pending:
+            link.pending.remove(self)
+
     def close(self, link):
-        if link.pending is self:
-            link.pending = None
+        self.forget(link)
         try:
             self.conn.close()
         except OSError:

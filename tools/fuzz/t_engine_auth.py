@@ -67,8 +67,8 @@ def generate(rng: random.Random) -> bytes:
 def _setup(_workdir: Path) -> Run:
     def run(data: bytes) -> None:
         sock = CaptureSocket()
-        # What PendingPeer reads of its TcpLink: the key, the CP and the one pending slot.
-        link = SimpleNamespace(pending=None, key=KEY, cp_id="CP1", auth_ms=5000)
+        # What PendingPeer reads of its TcpLink: the key, the CP and its pending slots.
+        link = SimpleNamespace(pending=[], key=KEY, cp_id="CP1", auth_ms=5000)
         peer = PendingPeer(link, sock, None, "127.0.0.1:9")
         _role, items = conversation(data)
         proved = False
