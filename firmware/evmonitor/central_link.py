@@ -6,12 +6,18 @@ configured secret) -> auth_response, register_request -> register_response
 failure closes the connection and retries after a full-jitter back-off
 (base/cap configurable), reset once a registered link stayed up long enough.
 A Central that stops answering for SILENCE_BEATS heartbeats is presumed gone.
+
+The secret file is re-read before every handshake (and on SIGHUP, by the
+daemon): after an operator rotates the CP's secret and updates the file, the
+next connection, e.g. the retry after Central refused the old secret, uses the
+new one without a restart.
 """
 from __future__ import annotations
 
 import asyncio
 import ssl
 import time
+from collections.abc import Callable
 
 from evmonitor import boundary, tls
 from evmonitor.backoff import Backoff
@@ -49,6 +55,16 @@ class CentralLink:
         self._last_heard = 0.0
         self._cp_status: str | None = None
         self.silence_limit = max(MIN_SILENCE_S, SILENCE_BEATS * cfg.heartbeat_interval)
+        # Told when a re-read gave a new secret (the daemon: Kafka records sign with it).
+        self.on_new_secret: Callable[[], None] | None = None
+
+    def reload_secret(self) -> bool:
+        """Re-read the secret file; True (and on_new_secret told) if the secret changed."""
+        if not self.cfg.reload_secret():
+            return False
+        if self.on_new_secret is not None:
+            self.on_new_secret()
+        return True
 
     def send(self, msg: dict) -> bool:
         """Send if registered; commands and reports are meaningless before that."""
@@ -116,6 +132,7 @@ class CentralLink:
 
     async def _handshake(self, link: FramedLink, reader: asyncio.Task) -> None:
         self.state = "authenticating"
+        self.reload_secret()
         auth = await self._ask(link, reader, make_auth_request(self.cfg.cp_id, self.cfg.secret))
         if auth.get("status") != t.SUCCESS:
             raise HandshakeFailed(

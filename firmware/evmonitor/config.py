@@ -10,14 +10,15 @@ import os
 import ssl
 import tomllib
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
-from evwire.trace import LEVELS
+from evwire.trace import LEVELS, log
 
 ENV_PREFIX = "EVCHARGE_"
 DEFAULT_OUTBOX = "/var/lib/evcharge/outbox.sqlite3"
 MAX_SECRET_BYTES = 1024
 MIN_ENGINE_KEY = 16  # as the Engine's config demands of its link key
+INLINE_SECRETS = ("secret", "engine_key")  # settings a config file must not show to others
 
 
 class ConfigError(ValueError):
@@ -43,7 +44,7 @@ def parse_endpoint(text: str, setting: str) -> Endpoint:
 @dataclass
 class MonitorConfig:
     cp_id: str = ""
-    secret: str = ""
+    secret: str = field(default="", repr=False)  # never in a log line or a traceback
     secret_file: str = ""
     location: str = ""
     max_kw: float = 22.0
@@ -82,10 +83,13 @@ class MonitorConfig:
     central_endpoint: Endpoint | None = field(default=None, repr=False)
     central_tls: ssl.SSLContext | None = field(default=None, repr=False)
     kafka_security: dict = field(default_factory=dict, repr=False)
+    # Whether the secret came from secret_file (validate()), which reload_secret re-reads.
+    secret_from_file: ClassVar[bool] = False
 
     def validate(self) -> MonitorConfig:
         if self.secret_file and not self.secret:
             self.secret = read_secret_file(self.secret_file)
+            self.secret_from_file = True
         if not self.secret:
             raise ConfigError(f"secret is required (--secret-file FILE, {ENV_PREFIX}SECRET_FILE "
                               f"or {ENV_PREFIX}SECRET)")
@@ -118,6 +122,22 @@ class MonitorConfig:
             raise ConfigError(f"log_level must be one of {', '.join(LEVELS)}, "
                               f"got '{self.log_level}'")
         return self
+
+    def reload_secret(self) -> bool:
+        """Re-read secret_file (an operator rotated the secret and updated the file);
+        True if the secret changed. A file that cannot be read now keeps the old one."""
+        if not self.secret_from_file:
+            return False
+        try:
+            secret = read_secret_file(self.secret_file)
+        except ConfigError as exc:
+            log("error", f"cannot re-read the secret: {exc}")
+            return False
+        if secret == self.secret:
+            return False
+        self.secret = secret
+        log("info", f"new secret read from {self.secret_file}")
+        return True
 
 
 def _check_security(cfg: MonitorConfig) -> None:
@@ -203,6 +223,7 @@ def coerce(name: str, value: Any, origin: str) -> Any:
 def read_file(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode & 0o777
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
@@ -218,6 +239,11 @@ def read_file(path: str) -> dict[str, Any]:
         if name not in SETTINGS:
             raise ConfigError(f"config file {path}: unknown setting '{key}'")
         values[name] = coerce(name, value, f"config file {path}")
+    inline = [name for name in INLINE_SECRETS if values.get(name)]
+    if inline and mode & 0o077:  # as read_secret_file demands of a secret file
+        raise ConfigError(f"config file {path} holds {' and '.join(inline)} inline but may be "
+                          f"read by others (mode {mode:04o}): chmod 600 {path}, or use "
+                          f"{inline[0]}_file")
     return values
 
 

@@ -2,7 +2,8 @@
 
 Start: outbox, Engine link (waits a short grace for the first health answer,
 so Central is first told an accurate status), Kafka forwarder, Central link;
-then READY=1 and the "ready" log line. SIGTERM/SIGINT: STOPPING=1, stop
+then READY=1 and the "ready" log line. SIGHUP: re-read the secret file (a
+rotated secret, see central_link.py). SIGTERM/SIGINT: STOPPING=1, stop
 accepting (close the Engine and Central links), flush the producer for a few
 seconds, keep whatever is undelivered in the outbox for the next start.
 """
@@ -83,18 +84,27 @@ class MonitorDaemon:
         self.central_link = CentralLink(cfg, self.station)
         self.station.engine = self.engine_link
         self.station.central = self.central_link
+        self.central_link.on_new_secret = self._new_secret
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, signal.Signals(sig).name)
+        loop.add_signal_handler(signal.SIGHUP, self.central_link.reload_secret)
         try:
             await self._start()
             await self._stop.wait()
         finally:
             await self._shutdown()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         return 1 if self.failed else 0
+
+    def _new_secret(self) -> None:
+        # Records still in the outbox are signed at produce time: with the new secret
+        # from now on. Those already produced keep the old one, which Central accepts
+        # until the rotation's grace ends.
+        if self.forwarder is not None:
+            self.forwarder.secret = self.cfg.secret
 
     async def _start(self) -> None:
         cfg = self.cfg

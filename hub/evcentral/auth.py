@@ -11,6 +11,10 @@ An unknown id and a wrong MAC get the same reply (BAD_CREDENTIALS, the same
 text), and an unknown id is checked against a dummy secret so that the time
 taken does not tell them apart either: a guesser learns nothing about which
 ids exist. The real reason goes to the log and the audit trail only.
+
+A CP whose secret was rotated (`add-cp --secret...`) may still prove itself with
+the previous one until its grace deadline (db.cp_previous_secret): a warning
+says that its Monitor has not picked up the new one yet.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from evwire.compat import unix_time
 from evwire.trace import log
 
 DEFAULT_SKEW_S = 120
+
 NONCE_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
 MAC_PATTERN = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -80,14 +85,32 @@ class Authenticator:
         expected = auth_mac(secret or self._dummy_secret, peer_id, timestamp, nonce)
         given = mac.lower() if MAC_PATTERN.fullmatch(mac) else "-" * 64
         matches = hmac.compare_digest(given, expected)
+        # Asked for a known CP and an unknown id alike, whatever the first MAC gave, so
+        # that the time taken still tells nothing about which ids exist.
+        old_matches = kind == CP and self._previous_matches(peer_id, given, timestamp, nonce)
         if missing:
             raise bad_credentials(missing)
+        if old_matches and not matches:
+            log("warning", f"{peer_id} still uses its previous secret (accepted until its "
+                           "grace ends): give its Monitor the new one (secret file, SIGHUP)")
+            matches = True
         if not matches:
             raise bad_credentials("bad_mac")
         owner = peer_id if kind == CP else f"{kind}:{peer_id}"  # CP rows as before
         if not self.db.use_nonce(nonce.lower(), owner, 2 * self.skew_s):
             raise AuthFailure("replayed_nonce", "nonce already used (replayed request)")
         return peer_id
+
+    def _previous_matches(self, cp_id: str, given: str, timestamp: int, nonce: str) -> bool:
+        """Whether `given` is the MAC with the CP's pre-rotation secret, inside its grace."""
+        try:
+            previous = self.db.cp_previous_secret(cp_id)
+        except SecretBoxError as exc:
+            log("error", f"previous secret of cp {cp_id} cannot be read: {exc}")
+            previous = None
+        secret = previous[0] if previous else self._dummy_secret
+        matches = hmac.compare_digest(given, auth_mac(secret, cp_id, timestamp, nonce))
+        return matches and previous is not None
 
     def _secret_of(self, kind: str, peer_id: str) -> tuple[str | None, str | None]:
         """(secret, None), or (None, why there is none) for the audit trail."""

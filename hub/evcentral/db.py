@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from evcentral.secrets_box import SecretBox
+from evcentral.secrets_box import SecretBox, SecretBoxError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cps (
@@ -111,6 +111,10 @@ ADDED_COLUMNS: list[tuple[str, str, str]] = [
     # and a session whose energy its CP's power cannot explain is `disputed` (sessions.py)
     ("sessions", "cp_cost", "REAL"),
     ("sessions", "dispute_reason", "TEXT"),
+    # A rotated CP secret stays valid until prev_secret_until (unix s), so that records
+    # the Monitor signed before the rotation (in its outbox, in Kafka) are still billed.
+    ("cps", "prev_secret_enc", "BLOB"),  # see secrets_box.py, like secret_enc
+    ("cps", "prev_secret_until", "REAL"),
 ]
 
 
@@ -182,7 +186,10 @@ class Database:
             )
 
     def update_cp(self, cp_id: str, location: str | None = None, max_kw: float | None = None,
-                  price_per_kwh: float | None = None, secret: str | None = None) -> None:
+                  price_per_kwh: float | None = None, secret: str | None = None,
+                  old_secret_grace_s: float = 0.0) -> None:
+        """Change what is given; a new secret keeps the old one valid for
+        old_secret_grace_s seconds more (0: the old one stops at once)."""
         changes: dict[str, object] = {}
         if location is not None:
             changes["location"] = location
@@ -191,13 +198,37 @@ class Database:
             changes["max_kw_ceiling"] = max_kw
         if price_per_kwh is not None:
             changes["price_per_kwh"] = price_per_kwh
-        if secret is not None:
-            changes["secret_enc"] = self.box.encrypt(secret)
-        if not changes:
+        if not changes and secret is None:
             return
-        assignments = ", ".join(f"{name} = ?" for name in changes)
         with self.transaction() as c:
+            if secret is not None:
+                changes.update(self._rotation(c, cp_id, secret, old_secret_grace_s))
+            if not changes:
+                return
+            assignments = ", ".join(f"{name} = ?" for name in changes)
             c.execute(f"UPDATE cps SET {assignments} WHERE cp_id = ?", (*changes.values(), cp_id))
+
+    def _rotation(self, c: sqlite3.Connection, cp_id: str, secret: str,
+                  grace_s: float) -> dict[str, object]:
+        """The columns that give cp_id `secret`, the current one kept for grace_s."""
+        row = c.execute("SELECT secret_enc FROM cps WHERE cp_id = ?", (cp_id,)).fetchone()
+        changes: dict[str, object] = {"secret_enc": self.box.encrypt(secret)}
+        if row is None:
+            return changes
+        try:
+            unchanged = self.box.decrypt(bytes(row["secret_enc"])) == secret
+        except SecretBoxError:
+            unchanged = False  # unreadable: nothing worth keeping
+            grace_s = 0.0
+        if unchanged:
+            return {}  # the same secret again: an earlier rotation's grace stands
+        if grace_s > 0:
+            # The old blob as it is: encrypted with the same key, as secret_enc was.
+            changes.update(prev_secret_enc=bytes(row["secret_enc"]),
+                           prev_secret_until=time.time() + grace_s)
+        else:
+            changes.update(prev_secret_enc=None, prev_secret_until=None)
+        return changes
 
     def remove_cp(self, cp_id: str) -> None:
         with self.transaction() as c:
@@ -220,6 +251,17 @@ class Database:
     def cp_secret(self, cp_id: str) -> str | None:
         row = self.conn.execute("SELECT secret_enc FROM cps WHERE cp_id = ?", (cp_id,)).fetchone()
         return None if row is None else self.box.decrypt(bytes(row["secret_enc"]))
+
+    def cp_previous_secret(self, cp_id: str) -> tuple[str, float] | None:
+        """(the secret before the last rotation, unix time its grace ends), or None.
+        The caller compares the deadline with the time it verifies (it may cache this)."""
+        row = self.conn.execute("SELECT prev_secret_enc, prev_secret_until FROM cps"
+                                " WHERE cp_id = ?", (cp_id,)).fetchone()
+        if row is None or row["prev_secret_enc"] is None or row["prev_secret_until"] is None:
+            return None
+        if row["prev_secret_until"] <= time.time():
+            return None
+        return self.box.decrypt(bytes(row["prev_secret_enc"])), float(row["prev_secret_until"])
 
     def set_cp_registration(self, cp_id: str, location: str | None, max_kw: float) -> float:
         """Store what the CP says of itself; returns the max power Central will use: the

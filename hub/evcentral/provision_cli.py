@@ -14,13 +14,15 @@ import sys
 from evcentral import sites
 from evcentral.db import Database, ProvisioningError
 from evcentral.secrets_box import SecretBoxError
-from evcharge.cliargs import positive
+from evcharge.cliargs import non_negative, positive
 from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
 
 COMMANDS = ("add-cp", "update-cp", "remove-cp", "list-cps", "add-driver", "remove-driver",
             "list-drivers", "set-driver-secret", "add-site", "update-site", "list-sites",
             "remove-site")
-
+# How long a CP's old secret still verifies after add-cp gives it a new one: records
+# the Monitor signed before (in its outbox, in Kafka) must still reach billing.
+DEFAULT_OLD_SECRET_GRACE_S = 24 * 3600.0
 
 
 def _ident(text: str) -> str:
@@ -54,6 +56,11 @@ def parser() -> argparse.ArgumentParser:
                                           "printed; visible in ps: prefer --secret-file)")
     add.add_argument("--site", type=_site_ref, help="the site (shared power limit) it belongs "
                                                     "to; '' detaches it")
+    add.add_argument("--old-secret-grace", type=non_negative, metavar="SECONDS",
+                     default=DEFAULT_OLD_SECRET_GRACE_S,
+                     help="when a new secret replaces an existing CP's: how long Central still "
+                          "accepts the old one, for records and logins signed before the "
+                          f"rotation (default {DEFAULT_OLD_SECRET_GRACE_S:g} = 24 h; 0: at once)")
     upd = sub.add_parser("update-cp", help="change a provisioned charge point")
     upd.add_argument("cp_id", type=_ident)
     upd.add_argument("--location", help="where it is")
@@ -144,8 +151,10 @@ def add_cp(db: Database, ns: argparse.Namespace) -> int:
     if db.cp(ns.cp_id) is not None:
         if ns.site is not None:
             sites.set_cp_site(db, ns.cp_id, ns.site)  # first: an unknown site changes nothing
-        db.update_cp(ns.cp_id, ns.location, ns.max_kw, ns.price_per_kwh, ns.secret)
-        print(f"updated {ns.cp_id}" + (" (new secret)" if ns.secret else ""))
+        db.update_cp(ns.cp_id, ns.location, ns.max_kw, ns.price_per_kwh, ns.secret,
+                     old_secret_grace_s=ns.old_secret_grace)
+        print(f"updated {ns.cp_id}" + (f" (new secret; {_grace_text(ns.old_secret_grace)})"
+                                       if ns.secret else ""))
         return 0
     if ns.site and not any(s.site_id == ns.site for s in sites.sites(db)):
         raise ProvisioningError(f"unknown site {ns.site}: add it with add-site first")
@@ -160,6 +169,13 @@ def add_cp(db: Database, ns: argparse.Namespace) -> int:
         print("(give it to the charge point's Monitor in a 0600 file: --secret-file; "
               "it is not shown again)")
     return 0
+
+
+def _grace_text(grace_s: float) -> str:
+    if grace_s <= 0:
+        return "the old one no longer authenticates"
+    return (f"the old one is still accepted for {grace_s:g} s: put the new one in the "
+            "Monitor's secret file, it re-reads it when Central refuses it")
 
 
 def update_cp(db: Database, ns: argparse.Namespace) -> int:

@@ -3,7 +3,10 @@
 A cp-events record is believed only if it decodes to a catalogue message, its
 Kafka key is its cp_id, its numbers are finite and in range, its `mac`
 verifies with that CP's secret, and the session it names exists and belongs
-to that CP. A driver-requests record the same with the driver's secret. Any
+to that CP. A driver-requests record the same with the driver's secret. A CP's
+record that fails with its current secret but verifies with the one it had before
+its last rotation, inside that one's grace deadline, is believed (with a warning):
+the Monitor signed it before it was given the new secret. Any
 failure raises Rejected: permanent (the record can never become valid), so the
 caller dead-letters it and moves on.
 """
@@ -14,17 +17,20 @@ import hmac
 import math
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from evcentral.config import Hub
 from evcentral.secrets_box import SecretBoxError
 from evcentral.telemetry import Record
 from evwire import dumps, loads
 from evwire.errors import WireError
+from evwire.trace import log
 
 SECRET_TTL_S = 30.0  # a rotated secret is re-read at once on a MAC failure anyway
 # ...but at most once a second per id: forged records must not each cost a database read.
 SECRET_REFRESH_S = 1.0
 SECRET_CACHE_MAX = 100_000
+OLD_SECRET_WARN_S = 60.0  # a CP still signing with its old secret: said once a minute
 
 # The largest value Central accepts per numeric field (all must be finite and >= 0);
 # the catalogue's own ranges (evwire.schema) apply first, these are Central's backstop.
@@ -90,14 +96,17 @@ class SecretUnreadable(Exception):
     """Central cannot decrypt a stored secret: a transient failure of Central's, retried."""
 
 
-class SecretCache:
+T = TypeVar("T")
+
+
+class SecretCache(Generic[T]):
     """id -> secret, re-read after SECRET_TTL_S (decrypting per record costs)."""
 
-    def __init__(self, lookup: Callable[[str], str | None]):
+    def __init__(self, lookup: Callable[[str], T]):
         self.lookup = lookup
-        self.entries: dict[str, tuple[str | None, float]] = {}
+        self.entries: dict[str, tuple[T, float]] = {}
 
-    def get(self, ident: str, fresh: bool = False) -> tuple[str | None, bool]:
+    def get(self, ident: str, fresh: bool = False) -> tuple[T, bool]:
         """(secret, was_cached); fresh: re-read unless read within the last second."""
         now = time.monotonic()
         entry = self.entries.get(ident)
@@ -116,12 +125,19 @@ class RecordCheck:
         self.hub = hub
         self.cp_secrets = SecretCache(hub.db.cp_secret)
         self.driver_secrets = SecretCache(hub.db.driver_secret)
+        # (pre-rotation secret, unix time its grace ends): asked only when the current fails.
+        self.cp_old_secrets = SecretCache(hub.db.cp_previous_secret)
+        self._old_warned: dict[str, float] = {}
 
     def cp_event(self, rec: Record, msg: dict) -> None:
         """Raises Rejected unless the (validated) telemetry record may be acted on."""
         cp_id = msg["cp_id"]
         self._key_is(rec, cp_id, "cp_id")
-        self._verify(msg, self.cp_secrets, f"charge point {cp_id}", cp_id)
+        try:
+            self._verify(msg, self.cp_secrets, f"charge point {cp_id}", cp_id)
+        except Rejected:
+            if not self._verifies_with_old_secret(msg, cp_id):
+                raise
         check_numbers(msg)
         session = self.hub.sessions.get(msg["session_id"])
         if session is None:
@@ -138,6 +154,29 @@ class RecordCheck:
         self._key_is(rec, driver_id, "driver_id")
         self._verify(msg, self.driver_secrets, f"driver {driver_id}", driver_id)
         return driver_id
+
+    def _verifies_with_old_secret(self, msg: dict, cp_id: str) -> bool:
+        """Signed with the CP's secret from before its last rotation, inside the grace."""
+        if "mac" not in msg:
+            return False
+        try:
+            # fresh: a rotation a moment ago must count at once (still at most 1 read/s/id).
+            previous, _cached = self.cp_old_secrets.get(cp_id, fresh=True)
+        except SecretBoxError as exc:
+            raise SecretUnreadable(f"the previous secret of charge point {cp_id} cannot be "
+                                   f"read ({exc})") from None
+        if previous is None or time.time() >= previous[1]:
+            return False  # none, or its grace is over: refused like any other key
+        if not record_verifies(msg, previous[0]):
+            return False
+        now = time.monotonic()
+        if now - self._old_warned.get(cp_id, -OLD_SECRET_WARN_S) >= OLD_SECRET_WARN_S:
+            self._old_warned[cp_id] = now
+            grace_end = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(previous[1]))
+            log("warning", f"{cp_id}: record {msg.get('message_id')} is signed with the CP's "
+                           f"previous secret, accepted until {grace_end}: give its Monitor "
+                           "the new one (secret file, SIGHUP)")
+        return True
 
     def _key_is(self, rec: Record, ident: str, field: str) -> None:
         key = key_text(rec)

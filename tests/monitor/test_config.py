@@ -12,6 +12,7 @@ BASE = {"cp_id": "CP1", "secret": "s", "central": "127.0.0.1:7000", "engine": "1
 def write(tmp_path, text: str):
     path = tmp_path / "monitor.toml"
     path.write_text(text)
+    path.chmod(0o600)  # some hold a secret inline, which a readable file may not
     return str(path)
 
 

@@ -62,6 +62,7 @@ def test_config_file_and_environment_are_used(fake_engine, fake_central, procs, 
     config.write_text(f'cp_id = "CP1"\nsecret = "wrong"\ncentral = "{fake_central.address}"\n'
                       f'engine = "{fake_engine.address}"\nlocation = "From the file"\n'
                       f'outbox = "{tmp_path / "o.sqlite3"}"\nheartbeat_interval = 0.2\n')
+    config.chmod(0o600)  # it holds a secret inline
     procs.evcharge("monitor", ["monitor", "--config", str(config)],
                    env={"EVCHARGE_SECRET": "s3cret", "EVCHARGE_MAX_KW": "7.4"})
     register = fake_central.wait_for(t.REGISTER_REQUEST, timeout=15)
