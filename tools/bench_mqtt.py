@@ -50,7 +50,7 @@ def record(cp_id: str, power: float) -> bytes:
 
 
 class Receiver:
-    def __init__(self, port: int):
+    def __init__(self, port: int, password: str | None = None):
         self.sent: dict[tuple[str, str], float] = {}
         self.latencies: list[float] = []
         self.lock = threading.Lock()
@@ -59,6 +59,8 @@ class Receiver:
         self.client.on_connect = lambda c, *_a: c.subscribe("evcharge/+/power", qos=1)
         self.client.on_subscribe = lambda *_a: self.ready.set()
         self.client.on_message = self._message
+        if password:  # the embedded broker lets in only its users
+            self.client.username_pw_set("homeassistant", password)
         self.client.connect("127.0.0.1", port, 60)
         self.client.loop_start()
         if not self.ready.wait(10):
@@ -81,7 +83,7 @@ class Receiver:
         self.client.loop_stop()
 
 
-def start_mqtt_broker(group: ProcessGroup, kind: str, workdir: Path) -> tuple[str, str]:
+def start_mqtt_broker(group: ProcessGroup, kind: str, workdir: Path) -> tuple[str, ...]:
     """(address, bridge args) of a fresh broker on a free port."""
     port = free_port()
     if kind == "mosquitto":
@@ -91,8 +93,9 @@ def start_mqtt_broker(group: ProcessGroup, kind: str, workdir: Path) -> tuple[st
                         "persistence false\nmax_queued_messages 0\n")
         proc = group.start("mosquitto", [binary, "-c", str(conf)])
         wait_port("127.0.0.1", port, timeout=10, proc=proc.popen)
-        return f"127.0.0.1:{port}", f"--mqtt=127.0.0.1:{port}"
-    return f"127.0.0.1:{port}", f"--embedded-broker=127.0.0.1:{port}"
+        return (f"127.0.0.1:{port}", f"--mqtt=127.0.0.1:{port}")
+    return (f"127.0.0.1:{port}", f"--embedded-broker=127.0.0.1:{port}",
+            f"--embedded-state-dir={workdir / 'mqtt-state'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,12 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         for cp_id in cps:  # every CP known before the bridge starts (its replay)
             producer.produce(names.cp_status(), key=cp_id.encode(), value=record(cp_id, 0.5))
         producer.flush(30)
-        address, mqtt_arg = start_mqtt_broker(group, args.broker, workdir)
+        address, *mqtt_args = start_mqtt_broker(group, args.broker, workdir)
         bridge = group.start("bridge", [bin_path("evcharge"), "mqtt-bridge", "--kafka", kafka,
-                                        mqtt_arg, "--log-level", "notice"])
+                                        *mqtt_args, "--log-level", "notice"])
         deadline = time.monotonic() + 60
         wait_port("127.0.0.1", int(address.rsplit(":", 1)[1]), timeout=30)  # embedded: late
-        receiver = Receiver(int(address.rsplit(":", 1)[1]))
+        ha_pw = workdir / "mqtt-state" / "homeassistant.password"
+        receiver = Receiver(int(address.rsplit(":", 1)[1]),
+                            ha_pw.read_text().strip() if args.broker == "embedded" else None)
         # The replay is published when the subscriber sees the last CP's first value.
         seen = threading.Event()
         receiver.expect(cps[-1], 0.5, time.perf_counter())

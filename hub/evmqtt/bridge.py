@@ -114,7 +114,8 @@ class MqttBridge:
             log("error", f"mqtt: broker {self.settings.host}:{self.settings.port} refused the "
                          f"connection: {reason_code} (check --mqtt-username and the password)")
             return
-        client.subscribe(self.topics.command_filter, qos=1)
+        if self.topics.commands:
+            client.subscribe(self.topics.command_filter, qos=1)
         with self.lock:
             self.connected = True
             self._publish(self.topics.bridge_availability, ONLINE)
@@ -130,6 +131,10 @@ class MqttBridge:
             log("warning", f"mqtt: connection lost ({reason_code}); reconnecting with back-off")
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        if not self.topics.commands:  # never subscribed: whatever comes is not ours to act on
+            self.bad("warning", f"mqtt: message on {message.topic[:200]} ignored: commands "
+                                "are disabled")
+            return
         self.commands.offer(message.topic, bytes(message.payload[:256]), len(message.payload),
                             self.topics)
 

@@ -1,7 +1,10 @@
 """evcharge mqtt-bridge: charge point state on MQTT, with Home Assistant discovery.
 
 Without --mqtt it starts an embedded broker (amqtt) on 127.0.0.1:1883, which
-keeps running after the bridge exits; with --mqtt HOST:PORT it uses that broker.
+keeps running after the bridge exits; it lets in only the users `bridge` and
+`homeassistant`, whose generated passwords are in the state directory (0700).
+With --mqtt HOST:PORT it uses that broker, and acts on the Stop/Resume command
+topics only when it logs in with --mqtt-username and a password.
 Secrets come from files (0600) or the environment, never the command line.
 See docs/MQTT.md.
 """
@@ -18,7 +21,13 @@ from evkafka import properties
 from evkafka.broker import DEFAULT_LOCAL_BROKER, parse_hostport
 from evkafka.client import use_security
 from evkafka.properties import KafkaConfigError
-from evmqtt.embedded import DEFAULT_EMBEDDED, ensure_embedded_broker
+from evmqtt.embedded import (
+    DEFAULT_EMBEDDED,
+    HA_USER,
+    EmbeddedBrokerError,
+    ensure_embedded_broker,
+    password_path,
+)
 from evwire import trace
 from evwire.trace import log
 
@@ -42,8 +51,13 @@ def parser() -> argparse.ArgumentParser:
                    help=f"MQTT broker; default: an embedded broker on {DEFAULT_EMBEDDED}")
     p.add_argument("--embedded-broker", default=DEFAULT_EMBEDDED, metavar="HOST:PORT",
                    help=f"where the embedded broker listens without --mqtt (loopback; default"
-                        f" {DEFAULT_EMBEDDED})")
-    p.add_argument("--mqtt-username", metavar="NAME")
+                        f" {DEFAULT_EMBEDDED}); a port already in use is an error")
+    p.add_argument("--embedded-state-dir", metavar="DIR",
+                   help="the embedded broker's private directory: passwords, log (default"
+                        " $XDG_STATE_HOME/evcharge/mqtt-broker-HOST-PORT)")
+    p.add_argument("--mqtt-username", metavar="NAME",
+                   help="user at the --mqtt broker; without user and password the bridge"
+                        " publishes state only and ignores the command topics")
     p.add_argument("--mqtt-password-file", metavar="PATH",
                    help=f"file (mode 0600) with the MQTT password (default ${ENV_MQTT_PASSWORD})")
     p.add_argument("--mqtt-ca", metavar="PEM", help="TLS to the MQTT broker, trusting this CA")
@@ -77,6 +91,20 @@ def check_prefix(text: str, flag: str) -> str:
     return text if text.endswith("/") else text + "/"
 
 
+def embedded(address: str, state_dir: str | None) -> tuple[str, str]:
+    """Start (or find again) the embedded broker; the bridge's user and password."""
+    try:
+        broker = ensure_embedded_broker(address, state_dir)
+    except (EmbeddedBrokerError, OSError) as exc:
+        raise UsageError(f"embedded MQTT broker: {exc}") from None
+    how = "started" if broker.started else "reusing"
+    log("notice", f"{how} the embedded MQTT broker on {address} (pid {broker.pid}, log "
+                  f"{broker.log_path}); it keeps running after the bridge exits. Users "
+                  f"{broker.username} and {HA_USER}, passwords in "
+                  f"{password_path(broker.state_dir, '<user>')}")
+    return broker.username, broker.password
+
+
 def build(ns: argparse.Namespace):
     """The bridge from the arguments; UsageError for anything wrong."""
     from evmqtt.bridge import MqttBridge, MqttSettings
@@ -99,23 +127,29 @@ def build(ns: argparse.Namespace):
     if ns.mqtt_ca and not os.path.isfile(ns.mqtt_ca):
         raise UsageError(f"--mqtt-ca {ns.mqtt_ca}: no such file")
     token = secret(ns.admin_token_file, ENV_ADMIN_TOKEN, "admin token")
-    password = secret(ns.mqtt_password_file, ENV_MQTT_PASSWORD, "MQTT password")
-    if password and not ns.mqtt_username:
-        raise UsageError("an MQTT password needs --mqtt-username")
-    topics = Topics(check_prefix(ns.prefix, "--prefix"),
-                    check_prefix(ns.discovery_prefix, "--discovery-prefix"), ns.currency[:8])
-    if not ns.mqtt:
+    prefix = check_prefix(ns.prefix, "--prefix")
+    discovery = check_prefix(ns.discovery_prefix, "--discovery-prefix")
+    if ns.mqtt:
+        username = ns.mqtt_username
+        password = secret(ns.mqtt_password_file, ENV_MQTT_PASSWORD, "MQTT password")
+        if password and not username:
+            raise UsageError("an MQTT password needs --mqtt-username")
+    else:
+        if ns.mqtt_username or ns.mqtt_password_file:
+            raise UsageError("--mqtt-username/--mqtt-password-file are for --mqtt; the "
+                             "embedded broker makes its own (see --embedded-state-dir)")
         if mqtt_host not in ("127.0.0.1", "localhost", "::1"):
-            raise UsageError("--embedded-broker: loopback only (it lets anyone in)")
-        try:
-            started, pid, log_path = ensure_embedded_broker(mqtt_address)
-        except (OSError, RuntimeError, TimeoutError) as exc:
-            raise UsageError(f"no --mqtt given and the embedded broker could not start: {exc}"
-                             ) from None
-        if started:
-            log("notice", f"started the embedded MQTT broker on {mqtt_address} (pid {pid},"
-                          f" log {log_path}); it keeps running after the bridge exits")
-    settings = MqttSettings(mqtt_host, mqtt_port, ns.mqtt_username, password, ns.mqtt_ca,
+            raise UsageError("--embedded-broker: loopback only")
+        username, password = embedded(mqtt_address, ns.embedded_state_dir)
+    # Anyone who can publish on the broker could press Stop: act on commands only on a
+    # broker that knows who we (and so, by its ACL, who the others) are.
+    commands_on = bool(username and password)
+    if not commands_on:
+        log("warning", "commands disabled: no --mqtt-username and password (file or "
+                       f"${ENV_MQTT_PASSWORD}) for {mqtt_address}, so anyone there could "
+                       "press Stop; publishing state only, no Stop/Resume buttons")
+    topics = Topics(prefix, discovery, ns.currency[:8], commands=commands_on)
+    settings = MqttSettings(mqtt_host, mqtt_port, username, password, ns.mqtt_ca,
                             ns.mqtt_client_id)
     commands = CommandWorker(central_host, central_port, token, central_tls)
     return MqttBridge(ns.kafka, settings, topics, commands)

@@ -3,7 +3,8 @@
 MQTT is untrusted input: only `PREFIX<cp>/command/stop|resume` with exactly the
 button's payload_press, for a CP the bridge knows, becomes a command; anything
 else is logged (one line per message) and changes nothing. Who may publish to
-the command topics at all is the broker's job (password file, ACL: docs/MQTT.md).
+the command topics at all is the broker's job (password file, ACL: docs/MQTT.md);
+the bridge subscribes to them only on a broker it logs in to (evmqtt.cli).
 Commands wait in a small bounded queue for one worker thread holding one
 admin connection to Central, so a slow or absent Central stalls nothing.
 """

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from evcharge.harness.network import Network
 from evcharge.harness.procs import Proc
-from evmqtt.embedded import DEFAULT_EMBEDDED
+from evmqtt.embedded import DEFAULT_EMBEDDED, HA_USER, default_state_dir, password_path
 
 EMBEDDED = "embedded"  # --mqtt given without an address
 
@@ -21,9 +21,16 @@ def start_bridge(net: Network, mqtt: str) -> Proc:
 
 
 def watch_help(mqtt: str) -> str:
-    host, _, port = (DEFAULT_EMBEDDED if mqtt == EMBEDDED else mqtt).rpartition(":")
-    return (f"MQTT: the bridge publishes under evcharge/ on {host}:{port} (docs/MQTT.md). "
-            f"Watch it with:\n  mosquitto_sub -h {host} -p {port} -v -t 'evcharge/#'\n"
-            f"or, without mosquitto-clients:\n  .venv/bin/python -c \"import paho.mqtt.subscribe"
-            f" as s; s.callback(lambda c, u, m: print(m.topic, m.payload.decode()), "
-            f"'evcharge/#', hostname='{host}', port={port})\"")
+    if mqtt != EMBEDDED:  # the bridge has no credentials there: state only, no buttons
+        host, _, port = mqtt.rpartition(":")
+        return (f"MQTT: the bridge publishes under evcharge/ on {host}:{port} (docs/MQTT.md;"
+                f" without credentials, state only). Watch it with:\n  mosquitto_sub -h "
+                f"{host} -p {port} -v -t 'evcharge/#'")
+    host, _, port = DEFAULT_EMBEDDED.rpartition(":")
+    # The embedded broker lets in only its users; the password stays in its 0600 file.
+    pw_file = password_path(default_state_dir(DEFAULT_EMBEDDED), HA_USER)
+    return (f"MQTT: the bridge publishes under evcharge/ on {host}:{port} (docs/MQTT.md), "
+            f"user {HA_USER}, password in {pw_file}. Watch it with:\n  .venv/bin/python -c "
+            f"\"import paho.mqtt.subscribe as s; s.callback(lambda c, u, m: print(m.topic, "
+            f"m.payload.decode()), 'evcharge/#', hostname='{host}', port={port}, auth="
+            f"{{'username': '{HA_USER}', 'password': open('{pw_file}').read().strip()}})\"")

@@ -3,7 +3,8 @@
 State topics (all retained) live under the prefix (`evcharge/` by default):
 `PREFIX<cp>/state|power|energy|cost|driver|availability`, the bridge's own
 `PREFIX bridge/availability` (its last will), and the buttons' command topics
-`PREFIX<cp>/command/stop|resume`, which the bridge subscribes to.
+`PREFIX<cp>/command/stop|resume`, which the bridge subscribes to only when commands
+are enabled (an authenticated broker: evmqtt.cli).
 """
 from __future__ import annotations
 
@@ -34,10 +35,11 @@ def node_id(cp_id: str) -> str:
 
 class Topics:
     def __init__(self, prefix: str = "evcharge/", discovery: str = "homeassistant/",
-                 currency: str = "EUR"):
+                 currency: str = "EUR", commands: bool = True):
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
         self.discovery = discovery if discovery.endswith("/") else discovery + "/"
         self.currency = currency
+        self.commands = commands  # False: no buttons, no command subscription
 
     @property
     def bridge_availability(self) -> str:
@@ -64,7 +66,9 @@ class Topics:
 
     def discovery_configs(self, cp_id: str, location: str = "",
                           max_kw: float | None = None) -> dict[str, str]:
-        """Discovery topic -> JSON config: one device, its sensors and buttons."""
+        """Discovery topic -> JSON config: one device, its sensors and buttons. With
+        commands disabled a button's config is empty: a retained empty message deletes
+        the button a previous run announced, so HA shows no button that does nothing."""
         node = node_id(cp_id)
         model = "evcharge charge point" + (f" ({max_kw:g} kW)" if max_kw else "")
         device = {"identifiers": [node], "name": f"Charge point {cp_id}",
@@ -99,5 +103,6 @@ class Topics:
                    **common}
             # Central keeps an operator stop or resume also for a DISCONNECTED CP.
             cfg["availability"] = availability[:1]
-            out[f"{self.discovery}button/{node}/{button}/config"] = json.dumps(cfg)
+            out[f"{self.discovery}button/{node}/{button}/config"] = (
+                json.dumps(cfg) if self.commands else "")
         return out

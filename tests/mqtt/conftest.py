@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -18,11 +20,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mqtt_testkit import USERS, start_bridge  # noqa: E402,F401
+from mqtt_testkit import USERS, Embedded, start_bridge, status  # noqa: E402,F401
 
+from evcentral.status_feed import ensure_compacted_topic  # noqa: E402
 from evcharge.harness.network import Network  # noqa: E402
 from evcharge.harness.procs import Proc, ProcessGroup, free_port, wait_port  # noqa: E402
 from evcharge.harness.spec import CpSpec, NetworkSpec  # noqa: E402
+from evkafka import names  # noqa: E402
+from evkafka.client import make_producer  # noqa: E402
 
 # The bridge writes state and reads commands; HA reads state and presses buttons;
 # a viewer may only read: its command presses must never reach the bridge.
@@ -47,10 +52,18 @@ def find_mosquitto() -> str | None:
 
 
 class Mosquitto:
-    def __init__(self, procs: ProcessGroup, workdir: Path, binary: str):
+    def __init__(self, procs: ProcessGroup, workdir: Path, binary: str,
+                 anonymous: bool = False):
         self.procs, self.workdir, self.binary = procs, workdir, binary
         self.port = free_port()
         workdir.mkdir(parents=True, exist_ok=True)
+        self.conf = workdir / "mosquitto.conf"
+        self.proc: Proc | None = None
+        if anonymous:  # a broker as many installs run it: anyone may publish anything
+            self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                                 "persistence false\nlog_dest stderr\n"
+                                 + ("user root\n" if os.geteuid() == 0 else ""))
+            return
         pwfile = workdir / "passwd"
         pwfile.touch(mode=0o600)
         passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
@@ -59,7 +72,6 @@ class Mosquitto:
                            capture_output=True)
         (workdir / "acl").write_text(ACL)
         os.chmod(workdir / "acl", 0o600)
-        self.conf = workdir / "mosquitto.conf"
         # Memory only (no persistence): a restart loses every retained message, so
         # what a subscriber sees afterwards is what the bridge republished.
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous false\n"
@@ -68,7 +80,6 @@ class Mosquitto:
                              # As root it would switch to user `mosquitto`, who cannot
                              # read our 0600 files: stay who we are.
                              + ("user root\n" if os.geteuid() == 0 else ""))
-        self.proc: Proc | None = None
 
     @property
     def address(self) -> str:
@@ -84,28 +95,66 @@ class Mosquitto:
         self.proc.kill()
 
 
-@pytest.fixture
-def mosquitto(procs, tmp_path):
+def mosquitto_binary() -> str:
     binary = find_mosquitto()
     if binary is None:
         reason = "mosquitto not installed (Debian: apt-get install -y mosquitto)"
         if os.environ.get("CI") == "true":
             pytest.fail(reason + "; CI must install it (.ci/run)")
         pytest.skip(reason)
-    return Mosquitto(procs, tmp_path / "mosq", binary).start()
+    return binary
+
+
+@pytest.fixture
+def mosquitto(procs, tmp_path):
+    return Mosquitto(procs, tmp_path / "mosq", mosquitto_binary()).start()
+
+
+@pytest.fixture
+def open_mosquitto(procs, tmp_path):
+    """A Mosquitto that lets anonymous clients in: the bridge has no credentials there."""
+    return Mosquitto(procs, tmp_path / "mosq-open", mosquitto_binary(), anonymous=True).start()
+
+
+@pytest.fixture
+def embedded(procs, kafka_bootstrap, kafka_ns, tmp_path):
+    """A bridge that started its own embedded broker on a free loopback port, its state
+    in tmp_path, Central nowhere (a command shows as `stop_cp CP7 not sent`), CP7 in
+    cp-status; the broker (detached by design: it outlives the bridge) is killed after."""
+    address = f"127.0.0.1:{free_port()}"
+    state_dir = tmp_path / "mqtt-state"
+    ensure_compacted_topic(kafka_bootstrap, names.cp_status())
+    producer = make_producer(kafka_bootstrap)
+
+    def produce(key: str, value: bytes) -> None:
+        producer.produce(names.cp_status(), key=key.encode(), value=value)
+        producer.flush(10)
+
+    produce("CP7", status("CP7", "AVAILABLE"))  # before the bridge: found by the replay
+    args = ("--embedded-broker", address, "--embedded-state-dir", str(state_dir),
+            "--central", f"127.0.0.1:{free_port()}")
+    bridge = start_bridge(procs, kafka_bootstrap, *args)
+    found = re.search(r"embedded MQTT broker on \S+ \(pid (\d+)", bridge.log())
+    assert found, bridge.log()
+    yield Embedded(bridge, int(address.rsplit(":", 1)[1]), produce, state_dir, args)
+    try:
+        os.kill(int(found.group(1)), signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 class Watcher:
     """A paho subscriber as Home Assistant is: the latest value of every topic."""
 
-    def __init__(self, port: int, user: str | None = None, topics=("#",)):
+    def __init__(self, port: int, user: str | None = None, topics=("#",),
+                 password: str | None = None):
         self.values: dict[str, str] = {}
         self.history: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{user}-"
                                   f"{os.getpid()}-{time.monotonic_ns()}")
         if user:
-            self.client.username_pw_set(user, USERS[user])
+            self.client.username_pw_set(user, USERS[user] if password is None else password)
         self.subscribed = threading.Event()
         self.client.on_connect = lambda c, *_a: [c.subscribe(t, qos=1) for t in topics]
         self.client.on_subscribe = lambda *_a: self.subscribed.set()
@@ -153,8 +202,9 @@ class Watcher:
 def watchers():
     made: list[Watcher] = []
 
-    def make(port: int, user: str | None = None, topics=("#",)) -> Watcher:
-        w = Watcher(port, user, topics)
+    def make(port: int, user: str | None = None, topics=("#",),
+             password: str | None = None) -> Watcher:
+        w = Watcher(port, user, topics, password)
         made.append(w)
         return w
 

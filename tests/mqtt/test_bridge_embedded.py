@@ -3,56 +3,19 @@ Kafka as Central writes them; paho subscribes as Home Assistant would."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 
-import pytest
-from mqtt_testkit import start_bridge
+from mqtt_testkit import status
 
-from evcentral.status_feed import ensure_compacted_topic
-from evcharge.harness.procs import free_port, wait_until
-from evkafka import names
-from evkafka.client import make_producer
+from evcharge.harness.procs import wait_until
 from evmqtt.topics import Topics
 from evmqtt.views import CpView
-from evwire import dumps, make
-from evwire import types as t
 
 PFX = "evcharge/"
 
 
-def status(cp_id: str, state: str, event: str = "state", **fields) -> bytes:
-    return dumps(make(t.CP_STATUS, cp_id=cp_id, state=state, event=event,
-                      timestamp=1_800_000_000, location="Bay 1", max_kw=22.0, **fields))
-
-
-@pytest.fixture
-def embedded(procs, kafka_bootstrap, kafka_ns):
-    """A bridge that started its own embedded broker on a free loopback port; the
-    broker (detached by design: it outlives the bridge) is killed afterwards."""
-    address = f"127.0.0.1:{free_port()}"
-    ensure_compacted_topic(kafka_bootstrap, names.cp_status())
-    producer = make_producer(kafka_bootstrap)
-
-    def produce(key: str, value: bytes) -> None:
-        producer.produce(names.cp_status(), key=key.encode(), value=value)
-        producer.flush(10)
-
-    produce("CP7", status("CP7", "AVAILABLE"))  # before the bridge: found by the replay
-    bridge = start_bridge(procs, kafka_bootstrap, "--embedded-broker", address)
-    found = re.search(r"embedded MQTT broker on \S+ \(pid (\d+)", bridge.log())
-    assert found, bridge.log()
-    yield bridge, int(address.rsplit(":", 1)[1]), produce
-    try:
-        os.kill(int(found.group(1)), signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def test_embedded_broker_values_bad_records_and_last_will(embedded, watchers):
-    bridge, port, produce = embedded
-    ha = watchers(port)
+    bridge, produce = embedded.bridge, embedded.produce
+    ha = watchers(embedded.port, "homeassistant", password=embedded.password())
     cfg = json.loads(ha.wait("homeassistant/sensor/evcharge_CP7/power/config", bool))
     assert (cfg["unit_of_measurement"], cfg["device_class"]) == ("kW", "power")
     ha.wait(f"{PFX}CP7/state", lambda v: v == "AVAILABLE")
@@ -106,8 +69,8 @@ def test_discovery_and_views_are_what_ha_expects():
 
 
 def test_clean_exit_says_offline_itself(embedded, watchers):
-    bridge, port, _produce = embedded
-    ha = watchers(port)
+    bridge = embedded.bridge
+    ha = watchers(embedded.port, "homeassistant", password=embedded.password())
     ha.wait(f"{PFX}bridge/availability", lambda v: v == "online")
     assert bridge.terminate() == 0, bridge.log()
     ha.wait(f"{PFX}bridge/availability", lambda v: v == "offline", timeout=10)

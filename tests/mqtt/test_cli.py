@@ -28,6 +28,7 @@ def loose_file(tmp_path):
     (["--mqtt", "127.0.0.1:1", "--prefix", "a/#"], "--prefix"),
     (["--mqtt", "127.0.0.1:1", "--mqtt-ca", "/nonexistent.pem"], "--mqtt-ca"),
     (["--embedded-broker", "10.1.2.3:1883"], "loopback only"),
+    (["--mqtt-username", "bridge"], "the embedded broker makes its own"),
     (["--mqtt", "127.0.0.1:1", "--admin-token-file", "/nonexistent"], "admin token"),
 ])
 def test_bad_options_one_line(args, says):
