@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from evcharge.harness.procs import ProcessGroup, free_port, micropython_binary, wait_port
+from evharness.procs import ProcessGroup, free_port, micropython_binary, wait_port
 from evkafka import apache as apache_kafka
 from evkafka import names as kafka_names
 from evkafka.broker import spawn

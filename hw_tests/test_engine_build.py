@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from evcharge.harness.procs import ROOT, free_port, micropython_binary
-from evengine.harness import wait_ready
 from evengine.probe import MonitorProbe
+from evharness.engine import wait_ready
+from evharness.procs import ROOT, free_port, micropython_binary
 from evsim.harness import start_sim
 
 TOOLS = ROOT / "tools"

@@ -10,9 +10,9 @@ import tty
 
 import pytest
 
-from evcharge.harness.procs import ROOT, bin_path, free_port, micropython_binary, wait_until
-from evengine.harness import RUNTIMES, wait_ready
 from evengine.probe import MonitorProbe
+from evharness.engine import RUNTIMES, wait_ready
+from evharness.procs import ROOT, bin_path, free_port, micropython_binary, wait_until
 
 
 @pytest.fixture(params=RUNTIMES)

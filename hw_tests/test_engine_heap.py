@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from evcharge.harness.procs import ROOT
+from evharness.procs import ROOT
 
 # The smallest heap beyond the ROMFS image (KB; the unix port holds the image
 # in its heap, a board in flash) with which `make bench-heap` completed the

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 import evwire
-from evcharge.harness.procs import wait_until
-from evengine.harness import RUNTIMES, start_engine
 from evengine.limit import DUTY_OFF, duty_for
+from evharness.engine import RUNTIMES, start_engine
+from evharness.procs import wait_until
 from evsim.harness import start_sim
 from evwire import types as t
 

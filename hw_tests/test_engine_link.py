@@ -9,8 +9,8 @@ import time
 import pytest
 
 import evwire
-from evengine.harness import RUNTIMES, start_engine, wait_ready
 from evengine.probe import PtyMonitor
+from evharness.engine import RUNTIMES, start_engine, wait_ready
 from evsim.harness import start_sim
 from evwire.framing import cobs_encode
 

@@ -12,9 +12,9 @@ import subprocess
 import pytest
 
 import evwire
-from evcharge.harness.procs import bin_path, free_port, wait_until
-from evengine.harness import RUNTIMES, start_engine, wait_ready, write_link_key
 from evengine.probe import MonitorProbe, ProbeTimeout, PtyMonitor
+from evharness.engine import RUNTIMES, start_engine, wait_ready, write_link_key
+from evharness.procs import bin_path, free_port, wait_until
 from evsim.harness import start_sim
 from evwire import link_auth
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from evcharge.harness.procs import wait_until
-from evengine.harness import RUNTIMES, start_engine
+from evharness.engine import RUNTIMES, start_engine
+from evharness.procs import wait_until
 from evsim.harness import start_sim
 
 TICK = "0.3"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evcharge.harness.procs import wait_until
-from evengine.harness import RUNTIMES, start_engine
+from evharness.engine import RUNTIMES, start_engine
+from evharness.procs import wait_until
 from evsim.harness import start_sim
 
 TICK = "0.3"

@@ -11,9 +11,9 @@ import tty
 import pytest
 
 import evwire
-from evcharge.harness.procs import bin_path, free_port, wait_until
-from evengine.harness import RUNTIMES, start_engine, wait_ready
 from evengine.probe import MonitorProbe
+from evharness.engine import RUNTIMES, start_engine, wait_ready
+from evharness.procs import bin_path, free_port, wait_until
 from evsim.harness import start_sim
 from evwire import types as t
 

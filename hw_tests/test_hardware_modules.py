@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from evcharge.harness.procs import ROOT, micropython_binary
 from evengine import card_reader, relay, relay_gpio, serial_pyserial, serial_uart, serialport
+from evharness.procs import ROOT, micropython_binary
 
 OPTIONAL_PARTS = ("evengine.serial_uart", "evengine.serial_unix", "evengine.serial_pyserial",
                   "evengine.relay_gpio", "evengine.card_reader")

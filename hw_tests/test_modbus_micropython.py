@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 from evsim.harness import start_sim
 
 ROOT = Path(__file__).resolve().parents[1]

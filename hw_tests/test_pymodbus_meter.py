@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from evcharge.harness.procs import ProcessGroup
 from evengine.meter import Meter
 from evengine.modbus import ModbusException, ModbusMaster
 from evengine.relay import ModbusRelay, ModbusVehicleInput
 from evengine.serialport import open_serial
+from evharness.procs import ProcessGroup
 from evsim.harness import start_pymodbus_bus
 
 ROOT = Path(__file__).resolve().parents[1]

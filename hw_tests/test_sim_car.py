@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from evcharge.harness.procs import wait_until
 from evengine.meter import Meter
 from evengine.modbus import ModbusMaster
 from evengine.relay import ModbusRelay
 from evengine.serialport import open_serial
+from evharness.procs import wait_until
 from evsim.harness import start_sim
 
 

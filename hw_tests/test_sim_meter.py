@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from evcharge.harness.procs import wait_until
 from evengine.meter import Meter
 from evengine.modbus import ModbusMaster
 from evengine.relay import ModbusRelay, ModbusVehicleInput
 from evengine.serialport import open_serial
+from evharness.procs import wait_until
 from evsim.harness import start_sim
 
 FLOAT32_SLACK_KWH = 0.001  # float32 has ~7 significant digits: 0.0001 kWh at 1234 kWh

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from evcharge.harness.procs import bin_path, wait_until
 from evengine.meter import Meter
 from evengine.modbus import ModbusMaster
 from evengine.serialport import open_serial
+from evharness.procs import bin_path, wait_until
 from evsim.control import ControlClient, ControlError
 from evsim.harness import start_sim, wait_ready
 

@@ -26,8 +26,8 @@ from evbench.machine import describe
 from evbench.plot import plot_latency
 from evbench.report import render, structure_problems
 from evbench.report_ramp import compact
-from evcharge.cliargs import positive
-from evcharge.harness.procs import ROOT, free_port, wait_port
+from evharness.procs import ROOT, free_port, wait_port
+from evhost.cliargs import positive
 from evkafka.broker import parse_hostport, spawn
 
 BASELINE = ROOT / "bench" / "baseline" / "before.json"

@@ -35,7 +35,7 @@ import uuid
 from pathlib import Path
 
 from evcentral.db import Database
-from evcharge.harness.procs import ProcessGroup, free_port, wait_port, wait_until
+from evharness.procs import ProcessGroup, free_port, wait_port, wait_until
 from evkafka import names
 from evkafka.broker import spawn
 from evkafka.client import AssignedConsumer, ensure_topics, make_producer

@@ -43,9 +43,9 @@ from build_firmware import build, default_mpy_cross
 from engine_import_cost import measure as measure_imports
 from engine_import_cost import print_table, romfs_cost
 
-from evcharge.harness.procs import ProcessGroup, free_port, micropython_binary
-from evengine.harness import wait_ready
 from evengine.probe import MonitorProbe, ProbeTimeout
+from evharness.engine import wait_ready
+from evharness.procs import ProcessGroup, free_port, micropython_binary
 from evsim.harness import start_sim
 
 ROOT = Path(__file__).resolve().parents[1]

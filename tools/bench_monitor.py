@@ -34,9 +34,9 @@ import uuid
 from pathlib import Path
 
 import evwire
-from evcharge.harness.network import Network, wait_ready
-from evcharge.harness.procs import Proc, ProcessGroup, free_port, wait_port, wait_until
-from evcharge.harness.spec import CpSpec, NetworkSpec, Timers
+from evharness.network import Network, wait_ready
+from evharness.procs import Proc, ProcessGroup, free_port, wait_port, wait_until
+from evharness.spec import CpSpec, NetworkSpec, Timers
 from evkafka import broker, names
 from evkafka.client import AssignedConsumer, ensure_topics
 from evmonitor.outbox import Outbox

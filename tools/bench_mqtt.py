@@ -33,7 +33,7 @@ import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
 from evcentral.status_feed import ensure_compacted_topic
-from evcharge.harness.procs import ProcessGroup, bin_path, free_port, wait_port
+from evharness.procs import ProcessGroup, bin_path, free_port, wait_port
 from evkafka import broker, names
 from evkafka.client import make_producer, wait_broker
 from evwire import dumps, make

@@ -42,7 +42,7 @@ import psutil
 import websockets
 
 from evcentral.db import Database
-from evcharge.harness.procs import ProcessGroup, free_port, wait_port, wait_until
+from evharness.procs import ProcessGroup, free_port, wait_port, wait_until
 from evkafka import names
 from evkafka.broker import spawn
 from evkafka.client import ensure_topics

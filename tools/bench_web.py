@@ -42,7 +42,7 @@ from evbench.fleet import Fleet  # noqa: E402
 from evbench.metrics import Latencies  # noqa: E402
 from evbench.procmon import CpuWindow  # noqa: E402
 from evbench.producers import ProducerPool  # noqa: E402
-from evcharge.harness.procs import ProcessGroup, free_port  # noqa: E402
+from evharness.procs import ProcessGroup, free_port  # noqa: E402
 from evkafka import broker, names  # noqa: E402
 from evkafka.client import ensure_topics, wait_broker  # noqa: E402
 from evwire.trace import configure  # noqa: E402

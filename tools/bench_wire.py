@@ -25,7 +25,7 @@ from functools import reduce
 from pathlib import Path
 
 import evwire
-from evcharge.harness.procs import micropython_binary
+from evharness.procs import micropython_binary
 from evwire import cbor, framing
 
 ROOT = Path(__file__).resolve().parent.parent

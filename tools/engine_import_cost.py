@@ -27,7 +27,7 @@ from pathlib import Path
 
 from build_firmware import build, default_mpy_cross
 
-from evcharge.harness.procs import micropython_binary
+from evharness.procs import micropython_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 

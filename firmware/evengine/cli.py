@@ -158,7 +158,7 @@ def link_key(path: str | None) -> str | None:
     """The link key from its file (0600; a key never goes on the command line)."""
     if path is None:
         return None
-    from evcharge.secretfile import SecretFileError, read_secret_file
+    from evhost.secretfile import SecretFileError, read_secret_file
 
     try:
         return read_secret_file(path)
@@ -239,7 +239,7 @@ def run_cpython(config: dict) -> int:
 
 
 def run_micropython(config_path: Path, heapsize: str) -> int:
-    from evcharge.harness.procs import micropython_binary
+    from evhost.ports import micropython_binary
 
     env = dict(os.environ, MICROPYPATH=f"{ROOT / 'firmware'}:{ROOT / 'shared'}")
     argv = [micropython_binary(), "-X", f"heapsize={heapsize}", str(MAIN_PY), str(config_path)]

@@ -19,9 +19,9 @@ from evcentral.admin_view import (
     sessions_table,
     sites_table,
 )
-from evcharge.cliargs import count
-from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
-from evcharge.tlsclient import TLSClientError, client_context
+from evhost.cliargs import count
+from evhost.secretfile import SecretFileError, check_secret, read_secret_file
+from evhost.tlsclient import TLSClientError, client_context
 from evkafka.broker import parse_hostport
 from evwire.trace import printable
 

@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 
-from evcharge.tlsclient import TLSClientError, wrap
+from evhost.tlsclient import TLSClientError, wrap
 from evwire import FrameDecoder, encode_frame, make
 from evwire import types as t
 
@@ -40,7 +40,7 @@ class AdminClient:
         self.port = port
         self.token = token
         self.timeout = timeout
-        self.ssl_context = ssl_context  # --ca: TLS to Central (evcharge.tlsclient)
+        self.ssl_context = ssl_context  # --ca: TLS to Central (evhost.tlsclient)
         self.sock: socket.socket | None = None
         self.decoder = FrameDecoder(REPLY_MAX)
         self.pending: list[dict] = []

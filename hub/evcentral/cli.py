@@ -21,8 +21,8 @@ from evcentral.config import (
     Config,
 )
 from evcentral.tls import TLSConfigError, check_listen, server_context
-from evcharge.cliargs import count, positive
-from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
+from evhost.cliargs import count, positive
+from evhost.secretfile import SecretFileError, check_secret, read_secret_file
 from evkafka import properties
 from evkafka.broker import parse_hostport
 from evkafka.client import use_security

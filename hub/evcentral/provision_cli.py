@@ -14,8 +14,8 @@ import sys
 from evcentral import sites
 from evcentral.db import Database, ProvisioningError
 from evcentral.secrets_box import SecretBoxError
-from evcharge.cliargs import non_negative, positive
-from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
+from evhost.cliargs import non_negative, positive
+from evhost.secretfile import SecretFileError, check_secret, read_secret_file
 
 COMMANDS = ("add-cp", "update-cp", "remove-cp", "list-cps", "add-driver", "remove-driver",
             "list-drivers", "set-driver-secret", "add-site", "update-site", "list-sites",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from evhost.cliout import EXIT_INTERRUPTED, CommandError, report
+
 # subcommand -> (module, function, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "engine": ("evengine.cli", "main", "run the Engine firmware (CPython or MicroPython)"),
@@ -19,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "admin": ("evcentral.admin_cli", "main", "operator commands against a running Central"),
     "driver": ("evdriver.cli", "main", "the EV driver's client"),
     "mqtt-bridge": ("evmqtt.cli", "main", "charge point state on MQTT, Home Assistant"),
-    "demo": ("evcharge.demo", "main", "run a whole network on this machine"),
+    "demo": ("evharness.demo", "main", "run a whole network on this machine"),
     "pki": ("evcharge.pki", "main", "a private CA: TLS certificates for Central"),
 }
 
@@ -51,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(getattr(module, func_name)(rest) or 0)
+    except CommandError as exc:  # the one place a typed failure becomes its line and code
+        return report(name, exc)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from evcharge.cliargs import count
+from evhost.cliargs import count
 
 NAME = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9._*-]{0,252}$")
 CA_CERT, CA_KEY = "ca.pem", "ca.key"

@@ -16,9 +16,6 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
-from evcharge.cliargs import count, non_negative, positive
-from evcharge.secretfile import SecretFileError, check_secret, read_secret_file
-from evcharge.tlsclient import TLSClientError, client_context
 from evdriver.commands import cmd_charge, cmd_history, cmd_list, cmd_stop, cmd_watch
 from evdriver.context import DriverContext, Settings
 from evdriver.errors import EXIT_FAILED, EXIT_USAGE, DriverExit, Interrupted, UsageError
@@ -27,6 +24,9 @@ from evdriver.render import JsonOutput, TextOutput
 from evdriver.services import read_services, run_services
 from evdriver.session import Limits
 from evdriver.tickets import default_state_dir
+from evhost.cliargs import count, non_negative, positive
+from evhost.secretfile import SecretFileError, check_secret, read_secret_file
+from evhost.tlsclient import TLSClientError, client_context
 from evkafka import properties
 from evkafka.broker import DEFAULT_LOCAL_BROKER, parse_hostport
 from evkafka.client import use_security

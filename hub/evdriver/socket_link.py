@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 
 import evwire
-from evcharge.tlsclient import TLSClientError, wrap
 from evdriver.errors import LinkDown, RequestFailed
+from evhost.tlsclient import TLSClientError, wrap
 from evwire import types as t
 from evwire.auth import make_driver_auth_request
 from evwire.trace import trace
@@ -44,7 +44,7 @@ class SocketLink:
         self.port = port
         self.timeout = timeout
         self.credentials = credentials
-        self.tls = tls  # --ca: TLS to Central, its certificate verified (evcharge.tlsclient)
+        self.tls = tls  # --ca: TLS to Central, its certificate verified (evhost.tlsclient)
         self.sock: socket.socket | None = None
         self.decoder = evwire.FrameDecoder(ANSWER_MAX_BYTES)
 

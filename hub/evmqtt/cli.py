@@ -15,8 +15,8 @@ import os
 import signal
 import sys
 
-from evcharge.secretfile import SecretFileError, read_secret_file
-from evcharge.tlsclient import TLSClientError, client_context
+from evhost.secretfile import SecretFileError, read_secret_file
+from evhost.tlsclient import TLSClientError, client_context
 from evkafka import properties
 from evkafka.broker import DEFAULT_LOCAL_BROKER, parse_hostport
 from evkafka.client import use_security

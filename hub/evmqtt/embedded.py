@@ -27,8 +27,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from evcharge.harness.procs import port_open, wait_port
-from evcharge.secretfile import SecretFileError, read_secret_file, write_secret_file
+from evhost.ports import port_open, wait_port
+from evhost.secretfile import SecretFileError, read_secret_file, write_secret_file
 from evkafka.broker import parse_hostport
 
 DEFAULT_EMBEDDED = "127.0.0.1:1883"

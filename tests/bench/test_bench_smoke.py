@@ -10,7 +10,7 @@ import json
 import sys
 
 from evbench.report import structure_problems
-from evcharge.harness.procs import ROOT
+from evharness.procs import ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 VERDICTS = {"met", "missed", "not measured", "not measured at 10,000"}

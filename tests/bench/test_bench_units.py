@@ -11,7 +11,7 @@ from evbench.metrics import Latencies, percentile, summarise_ms
 from evbench.plot import plot_latency
 from evbench.profiling import top_functions
 from evbench.report import render, structure_problems
-from evcharge.harness.procs import ROOT
+from evharness.procs import ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from evcentral.db import Database
-from evcharge.harness.procs import ProcessGroup, free_port, wait_until
+from evharness.procs import ProcessGroup, free_port, wait_until
 from evkafka import names
 from evkafka.client import AssignedConsumer, ensure_topics, make_producer
 from evwire import FrameDecoder, dumps, encode_frame, loads, make

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from central_testkit import charge_request, charging_data, completion
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 from evwire import make
 from evwire import types as t
 from evwire.compat import unix_time

@@ -9,7 +9,7 @@ import subprocess
 from central_testkit import ADMIN_TOKEN, charge_request
 
 from evcentral.admin_view import STATE_COLOURS, cps_table
-from evcharge.harness.procs import bin_path, free_port
+from evharness.procs import bin_path, free_port
 from evwire import types as t
 
 ADMIN_ENV = {"EVCHARGE_ADMIN_TOKEN": ADMIN_TOKEN}  # tokens never on the command line

@@ -6,7 +6,7 @@ import time
 
 from central_testkit import WireClient
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 from evwire import encode_frame, make
 from evwire import types as t
 from evwire.auth import make_driver_auth_request

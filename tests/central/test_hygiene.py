@@ -10,7 +10,7 @@ from pathlib import Path
 
 from central_testkit import ADMIN_TOKEN, charge_request
 
-from evcharge.harness.procs import bin_path, wait_until
+from evharness.procs import bin_path, wait_until
 from evwire import make
 from evwire import types as t
 from evwire.auth import make_driver_auth_request

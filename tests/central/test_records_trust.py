@@ -19,7 +19,7 @@ import pytest
 from central_testkit import TEST_TIME_SCALE, charge_request, completion, secret_of
 
 from evcentral import billing
-from evcharge.harness.procs import bin_path, wait_until
+from evharness.procs import bin_path, wait_until
 from evkafka import names
 from evkafka.client import AssignedConsumer
 from evwire import dumps, loads, make

@@ -11,8 +11,8 @@ import time
 from central_testkit import charge_request, completion, secret_of
 
 from evcentral.db import Database
-from evcharge.harness.procs import bin_path, wait_until
-from evcharge.secretfile import write_secret_file
+from evharness.procs import bin_path, wait_until
+from evhost.secretfile import write_secret_file
 from evwire import types as t
 
 NEW = "brand-new-secret-of-CP1"

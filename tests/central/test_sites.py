@@ -11,7 +11,7 @@ from central_testkit import charge_request, charging_data, completion
 from evcentral import sites
 from evcentral.db import Database
 from evcentral.sites import Claim, allocate
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 from evwire import make
 from evwire import types as t
 from evwire.compat import unix_time

@@ -17,9 +17,9 @@ import pytest
 from central_testkit import secret_of
 
 from evcentral.admin_client import AdminClient
-from evcharge.harness.procs import bin_path, free_port, wait_until
-from evcharge.secretfile import write_secret_file
-from evcharge.tlsclient import client_context
+from evharness.procs import bin_path, free_port, wait_until
+from evhost.secretfile import write_secret_file
+from evhost.tlsclient import client_context
 from evwire import encode_frame
 from evwire.auth import make_auth_request
 

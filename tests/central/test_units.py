@@ -13,7 +13,7 @@ from evcentral.db import Database
 from evcentral.secrets_box import SecretBox, SecretBoxError
 from evcentral.session_store import Session, SessionStore
 from evcentral.sessions import progress_percent
-from evcharge.harness.procs import free_port, port_open, wait_until
+from evharness.procs import free_port, port_open, wait_until
 from evkafka import local
 from evkafka.local import ensure_local_broker
 from evwire import trace

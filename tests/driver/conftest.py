@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from evcharge.harness.procs import ProcessGroup, bin_path, free_port, wait_port, wait_until
-from evcharge.secretfile import write_secret_file
+from evharness.procs import ProcessGroup, bin_path, free_port, wait_port, wait_until
+from evhost.secretfile import write_secret_file
 
 FAKE_CENTRAL = Path(__file__).with_name("fake_central.py")
 FAKE_MONITOR = Path(__file__).with_name("fake_monitor.py")

@@ -6,7 +6,7 @@ import signal
 
 from driver_testkit import json_lines, tickets_in
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 
 
 def test_list_shows_the_charge_points(network):

@@ -6,7 +6,7 @@ import json
 
 from driver_testkit import json_lines, tickets_in, wait_for_ticket_record
 
-from evcharge.harness.procs import free_port, wait_until
+from evharness.procs import free_port, wait_until
 
 USING_KAFKA = "Central's socket is unreachable: using Kafka"
 

@@ -12,7 +12,7 @@ import time
 from driver_testkit import driver_secret, json_lines
 
 import evwire
-from evcharge.harness.procs import bin_path, wait_until
+from evharness.procs import bin_path, wait_until
 from evwire import make
 from evwire import types as t
 from evwire.auth import make_driver_auth_request

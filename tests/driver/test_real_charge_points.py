@@ -1,6 +1,6 @@
 """The driver against a whole network of real processes: the real Central, and
 charge points made of virtual hardware (`evcharge sim-hw`), the Engine firmware
-and the Monitor daemon, started by evcharge.harness.network as a user would."""
+and the Monitor daemon, started by evharness.network as a user would."""
 from __future__ import annotations
 
 import signal
@@ -8,9 +8,9 @@ import signal
 import pytest
 from driver_testkit import json_lines
 
-from evcharge.harness.network import Network
-from evcharge.harness.procs import wait_until
-from evcharge.harness.spec import CpSpec, NetworkSpec
+from evharness.network import Network
+from evharness.procs import wait_until
+from evharness.spec import CpSpec, NetworkSpec
 
 
 @pytest.fixture

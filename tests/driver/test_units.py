@@ -130,8 +130,8 @@ def test_default_pause_between_services_is_four_seconds():
 
 
 def test_secret_files_must_be_private_non_empty_text(tmp_path):
-    from evcharge.secretfile import SecretFileError, read_secret_file, write_secret_file
     from evdriver.socket_link import Credentials
+    from evhost.secretfile import SecretFileError, read_secret_file, write_secret_file
 
     path = write_secret_file(tmp_path / "s", "  s3cret-value \n")
     assert oct(path.stat().st_mode & 0o777) == "0o600"

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from evcharge.harness.procs import bin_path, free_port
+from evharness.procs import bin_path, free_port
 
 
 def driver(*args: str, state_dir=None) -> subprocess.CompletedProcess:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from driver_testkit import json_lines, tickets_in, wait_for_ticket_record
 
-from evcharge.harness.procs import free_port, wait_until
+from evharness.procs import free_port, wait_until
 
 
 def test_list_charge_to_the_end_and_history(real_network):

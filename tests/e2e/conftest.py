@@ -8,8 +8,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from evcharge.harness.network import Network  # noqa: E402
-from evcharge.harness.spec import CpSpec, NetworkSpec  # noqa: E402
+from evharness.network import Network  # noqa: E402
+from evharness.spec import CpSpec, NetworkSpec  # noqa: E402
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
-from evcharge.harness import billing
-from evcharge.harness.drivers import DriverRun
-from evcharge.harness.network import Network
-from evcharge.harness.procs import wait_until
+from evharness import billing
+from evharness.drivers import DriverRun
+from evharness.network import Network
+from evharness.procs import wait_until
 
 ENERGY_TOLERANCE_KWH = billing.ENERGY_TOLERANCE_KWH
 

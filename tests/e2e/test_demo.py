@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from evcharge.harness.procs import bin_path, port_open
+from evharness.procs import bin_path, port_open
 
 
 def run_demo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

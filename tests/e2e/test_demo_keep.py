@@ -6,7 +6,7 @@ import shlex
 import signal
 import subprocess
 
-from evcharge.harness.procs import bin_path, port_open, wait_until
+from evharness.procs import bin_path, port_open, wait_until
 
 KEEP_BANNER = "The network keeps running"
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from e2ekit import assert_billed_once, session_id_of, wait_charging, wait_finalised
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 from evkafka import apache as apache_kafka
 
 

@@ -3,7 +3,7 @@ import time
 
 from e2ekit import assert_billed_once, json_lines, session_id_of, wait_charging, wait_finalised
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 
 
 def assert_fails_cleanly(done, exit_code: int) -> str:

@@ -8,7 +8,7 @@ from e2ekit import (
     wait_finalised,
 )
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 
 
 def live_kwh(net, cp_id: str) -> float:

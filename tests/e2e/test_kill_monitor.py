@@ -1,7 +1,7 @@
 """Kill matrix 1: the Monitor dies mid-session (grading guide)."""
 from e2ekit import assert_billed_once, session_id_of, wait_charging, wait_finalised
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 
 
 def test_monitor_killed_mid_session_then_completion_arrives_with_a_new_monitor(make_network):

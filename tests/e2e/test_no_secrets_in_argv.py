@@ -14,9 +14,9 @@ from pathlib import Path
 
 from e2ekit import session_id_of, wait_charging, wait_finalised
 
-from evcharge.harness import commands
-from evcharge.harness.network import Network
-from evcharge.harness.procs import wait_until
+from evharness import commands
+from evharness.network import Network
+from evharness.procs import wait_until
 
 
 def every_secret(net: Network) -> dict[str, str]:

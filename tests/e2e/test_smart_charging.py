@@ -17,9 +17,9 @@ import time
 import pytest
 from e2ekit import session_id_of, wait_charging
 
-from evcharge.harness.network import Network
-from evcharge.harness.procs import wait_until
-from evcharge.harness.spec import CpSpec, NetworkSpec
+from evharness.network import Network
+from evharness.procs import wait_until
+from evharness.spec import CpSpec, NetworkSpec
 
 SITE_KW = 22.0
 CAR_KW = 11.0

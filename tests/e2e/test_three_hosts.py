@@ -6,9 +6,9 @@ import subprocess
 import pytest
 from e2ekit import assert_billed_once, session_id_of, wait_charging, wait_finalised
 
-from evcharge.harness import netns
-from evcharge.harness.network import Network
-from evcharge.harness.spec import CpSpec, Host, NetworkSpec
+from evharness import netns
+from evharness.network import Network
+from evharness.spec import CpSpec, Host, NetworkSpec
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import time
 import gen
 from central_testkit import ADMIN_TOKEN, CentralUnderTest, FakeMonitor, WireClient
 
-from evcharge.harness.procs import free_port, wait_until
-from evengine.harness import EngineHandle, wait_ready, write_link_key
+from evharness.engine import EngineHandle, wait_ready, write_link_key
+from evharness.procs import free_port, wait_until
 from evwire import encode_frame, make
 from evwire import types as t
 from evwire.auth import make_auth_request

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from evcharge.harness.procs import Proc, ProcessGroup, wait_until
+from evharness.procs import Proc, ProcessGroup, wait_until
 from evkafka import apache
 
 FAKE_BOOTSTRAP = "127.0.0.1:1"

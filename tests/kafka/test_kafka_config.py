@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from evcharge.harness.procs import bin_path
+from evharness.procs import bin_path
 from evkafka import client, properties
 
 GOOD = """# the cluster's SASL_SSL listener

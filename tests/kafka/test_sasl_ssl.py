@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 from evkafka import client, properties
 from evwire import make
 from evwire import types as t

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from evcharge.harness.procs import free_port
+from evharness.procs import free_port
 from evkafka import client, names
 
 

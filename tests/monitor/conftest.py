@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import evwire
-from evcharge.harness.procs import wait_until
-from evcharge.secretfile import write_secret_file
+from evharness.procs import wait_until
+from evhost.secretfile import write_secret_file
 from evwire import make
 from evwire import types as t
 from evwire.auth import auth_mac

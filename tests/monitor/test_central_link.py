@@ -1,7 +1,7 @@
 """The Monitor and Central: handshake, heartbeats, reconnects (real Monitor, fake Central)."""
 from __future__ import annotations
 
-from evcharge.harness.procs import free_port, wait_until
+from evharness.procs import free_port, wait_until
 from evwire import types as t
 from evwire.auth import auth_mac
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from evcharge.harness.procs import free_port, wait_until
+from evharness.procs import free_port, wait_until
 from evwire import make
 from evwire import types as t
 

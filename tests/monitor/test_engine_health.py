@@ -6,7 +6,7 @@ import threading
 import time
 
 import evwire
-from evcharge.harness.procs import free_port, wait_until
+from evharness.procs import free_port, wait_until
 from evwire import make
 from evwire import types as t
 

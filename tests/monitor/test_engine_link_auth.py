@@ -9,8 +9,8 @@ import select
 import threading
 import tty
 
-from evcharge.harness.procs import wait_until
-from evengine.harness import start_engine, wait_ready, write_link_key
+from evharness.engine import start_engine, wait_ready, write_link_key
+from evharness.procs import wait_until
 from evsim.harness import start_sim
 from evwire import make
 from evwire import types as t

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from evcharge.harness.procs import wait_until
-from evengine.harness import RUNTIMES, start_engine
 from evengine.probe import MonitorProbe
+from evharness.engine import RUNTIMES, start_engine
+from evharness.procs import wait_until
 from evsim.harness import start_sim
 from evwire import FrameDecoder, encode_frame, make
 from evwire import types as t

@@ -1,6 +1,6 @@
 """The Monitor among the real programs: virtual hardware, Engine, Central, broker, Driver.
 
-Every process is started through its console command by evcharge.harness.network
+Every process is started through its console command by evharness.network
 (short timers: health 0.5 s, heartbeat 0.5 s, Central's DISCONNECTED after 2 s).
 "Billed once" is checked in Central's database against the virtual meter.
 """
@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from evcharge.harness import billing, commands
-from evcharge.harness.network import Network, wait_ready
-from evcharge.harness.procs import bin_path, free_port, wait_until
-from evcharge.harness.spec import CpSpec, NetworkSpec
+from evharness import billing, commands
+from evharness.network import Network, wait_ready
+from evharness.procs import bin_path, free_port, wait_until
+from evharness.spec import CpSpec, NetworkSpec
 
 FAULT_DEADLINE_S = 3.0  # the issue's bound (the expected time here is well under 1 s)
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from evcharge.harness.procs import free_port, wait_until
+from evharness.procs import free_port, wait_until
 from evkafka import names
 from evkafka.client import AssignedConsumer, ensure_topics
 from evwire import dumps, loads

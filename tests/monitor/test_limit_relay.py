@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
-from evcharge.harness.procs import wait_until
-from evengine.harness import start_engine
 from evengine.limit import duty_for
+from evharness.engine import start_engine
+from evharness.procs import wait_until
 from evsim.harness import start_sim
 from evwire import types as t
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 from evmonitor.sdnotify import Notifier
 from evwire import types as t
 

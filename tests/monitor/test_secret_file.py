@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from evcharge.harness.procs import bin_path
+from evharness.procs import bin_path
 
 BASE = ["monitor", "--cp-id", "CP1", "--engine", "127.0.0.1:1", "--central", "127.0.0.1:1"]
 

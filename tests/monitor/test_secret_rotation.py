@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from evcharge.harness.procs import bin_path, wait_until
-from evcharge.secretfile import write_secret_file
+from evharness.procs import bin_path, wait_until
+from evhost.secretfile import write_secret_file
 from evkafka import names
 from evkafka.client import AssignedConsumer, ensure_topics
 from evmonitor import config

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import signal
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 from evwire import types as t
 
 

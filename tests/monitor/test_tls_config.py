@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from evcharge.harness.procs import bin_path
-from evcharge.secretfile import write_secret_file
+from evharness.procs import bin_path
+from evhost.secretfile import write_secret_file
 from evmonitor import config
 
 

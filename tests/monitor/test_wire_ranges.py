@@ -3,7 +3,7 @@ Engine gets an error_response naming the field, nothing goes to the outbox
 (so nothing to Kafka), and the link stays up."""
 from __future__ import annotations
 
-from evcharge.harness.procs import free_port, wait_until
+from evharness.procs import free_port, wait_until
 from evwire import make
 from evwire import types as t
 from evwire.compat import unix_time

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mqtt_testkit import USERS, Embedded, start_bridge, status  # noqa: E402,F401
 
 from evcentral.status_feed import ensure_compacted_topic  # noqa: E402
-from evcharge.harness.network import Network  # noqa: E402
-from evcharge.harness.procs import Proc, ProcessGroup, free_port, wait_port  # noqa: E402
-from evcharge.harness.spec import CpSpec, NetworkSpec  # noqa: E402
+from evharness.network import Network  # noqa: E402
+from evharness.procs import Proc, ProcessGroup, free_port, wait_port  # noqa: E402
+from evharness.spec import CpSpec, NetworkSpec  # noqa: E402
 from evkafka import names  # noqa: E402
 from evkafka.client import make_producer  # noqa: E402
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from evcharge.harness.procs import Proc, ProcessGroup, bin_path
-from evcharge.secretfile import read_secret_file
+from evharness.procs import Proc, ProcessGroup, bin_path
+from evhost.secretfile import read_secret_file
 from evwire import dumps, make
 from evwire import types as t
 

@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 from mqtt_testkit import start_bridge, status
 from paho.mqtt.enums import CallbackAPIVersion
 
-from evcharge.harness.procs import bin_path, free_port, wait_until
+from evharness.procs import bin_path, free_port, wait_until
 
 PFX = "evcharge/"
 STOP_BUTTON = "homeassistant/button/evcharge_CP7/stop/config"

@@ -6,7 +6,7 @@ import json
 
 from mqtt_testkit import status
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 from evmqtt.topics import Topics
 from evmqtt.views import CpView
 

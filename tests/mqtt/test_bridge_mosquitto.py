@@ -6,8 +6,8 @@ import time
 
 from mqtt_testkit import USERS, start_bridge
 
-from evcharge.harness.procs import wait_until
-from evcharge.secretfile import write_secret_file
+from evharness.procs import wait_until
+from evhost.secretfile import write_secret_file
 
 DISCOVERY = "homeassistant/"
 PFX = "evcharge/"

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from evcharge.harness.procs import bin_path
+from evharness.procs import bin_path
 
 
 def bridge(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from evcharge.harness import commands
-from evcharge.harness.drivers import DriverRun
-from evcharge.harness.procs import Proc, ProcessGroup, bin_path, free_port, wait_until
-from evcharge.secretfile import write_secret_file
+from evharness import commands
+from evharness.drivers import DriverRun
+from evharness.procs import Proc, ProcessGroup, bin_path, free_port, wait_until
+from evhost.secretfile import write_secret_file
 
 sys.path.insert(0, str(Path(__file__).parent))  # sim_charger (--import-mode=importlib)
 

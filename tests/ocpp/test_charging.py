@@ -12,7 +12,7 @@ import pytest
 from ocpp_testkit import PRICE
 from sim_charger import basic
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 
 
 def ticket_events(run) -> list[dict]:

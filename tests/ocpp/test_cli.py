@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 import subprocess
 
-from evcharge.harness.procs import bin_path, free_port
+from evharness.procs import bin_path, free_port
 
 
 def central(tmp_path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:

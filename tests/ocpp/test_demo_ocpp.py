@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 
-from evcharge.harness.procs import bin_path
+from evharness.procs import bin_path
 
 
 def test_demo_adds_an_ocpp_wallbox_and_bills_it_against_its_meter(tmp_path):

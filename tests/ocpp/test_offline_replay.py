@@ -8,7 +8,7 @@ import pytest
 from ocpp.v16 import call
 from ocpp_testkit import PRICE
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 
 
 def test_local_start_offline_stop_replayed_is_billed_once(ocpp_network):

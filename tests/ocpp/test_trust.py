@@ -12,8 +12,8 @@ from ocpp.v16 import call
 from sim_charger import basic
 from websockets.exceptions import InvalidStatus
 
-from evcharge.harness.procs import bin_path, wait_until
-from evcharge.tlsclient import client_context
+from evharness.procs import bin_path, wait_until
+from evhost.tlsclient import client_context
 
 
 def _upgrade_status(url: str, headers: dict, subprotocols=("ocpp1.6",)) -> int:

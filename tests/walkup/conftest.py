@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from walkupkit import WalkUpNetwork  # noqa: E402
 
-from evcharge.harness.spec import CpSpec, NetworkSpec  # noqa: E402
+from evharness.spec import CpSpec, NetworkSpec  # noqa: E402
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 
 PLUG_IN_AFTER_S = 5.0
 

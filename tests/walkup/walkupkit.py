@@ -1,6 +1,6 @@
 """A network whose Engines have what walk-up charging needs, and what the CP shows.
 
-The harness's network (evcharge.harness.network) starts every tier through its
+The harness's network (evharness.network) starts every tier through its
 console command, each Engine with the card reader of its virtual hardware; here
 each Engine also gets a short connection timeout, and optionally its key menu on
 a pseudo-terminal that the test types into.
@@ -11,11 +11,11 @@ import os
 import subprocess
 import tty
 
-from evcharge.harness import commands
-from evcharge.harness.network import Network, NetworkError, wait_ready
-from evcharge.harness.procs import Proc, wait_until
-from evcharge.harness.spec import NetworkSpec
-from evcharge.secretfile import write_secret_file
+from evharness import commands
+from evharness.network import Network, NetworkError, wait_ready
+from evharness.procs import Proc, wait_until
+from evharness.spec import NetworkSpec
+from evhost.secretfile import write_secret_file
 
 
 class WalkUpNetwork(Network):

@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from webkit import CHROMEDRIVER, CHROMIUM, need_browser  # noqa: E402
 
-from evcharge.harness.network import Network  # noqa: E402
-from evcharge.harness.procs import ProcessGroup  # noqa: E402
-from evcharge.harness.spec import CpSpec, NetworkSpec  # noqa: E402
+from evharness.network import Network  # noqa: E402
+from evharness.procs import ProcessGroup  # noqa: E402
+from evharness.spec import CpSpec, NetworkSpec  # noqa: E402
 
 
 @pytest.fixture(scope="module")

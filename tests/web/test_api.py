@@ -8,7 +8,7 @@ import time
 import pytest
 from webkit import Http, basic, bearer
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 
 OPERATOR_CALLS = [("GET", "/cps"), ("GET", "/cps/CP1"), ("POST", "/cps/CP1/stop"),
                   ("POST", "/cps/CP1/resume"), ("POST", "/stop-all"), ("POST", "/resume-all"),

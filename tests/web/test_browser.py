@@ -10,7 +10,7 @@ from pathlib import Path
 
 from webkit import Http, bearer
 
-from evcharge.harness.procs import wait_until
+from evharness.procs import wait_until
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console.png"
 STATES = {"AVAILABLE", "CHARGING", "STOPPED", "FAULTED", "DISCONNECTED"}

@@ -13,9 +13,9 @@ import uuid
 import pytest
 from webkit import bearer
 
-from evcharge.harness.network import Network
-from evcharge.harness.procs import bin_path
-from evcharge.harness.spec import CpSpec, NetworkSpec
+from evharness.network import Network
+from evharness.procs import bin_path
+from evharness.spec import CpSpec, NetworkSpec
 
 
 def test_with_tls_the_console_and_api_speak_https_with_centrals_certificate(
@@ -77,7 +77,7 @@ def test_strangers_on_the_web_port_are_bounded(procs, tmp_path, kafka_bootstrap,
     """A request whose headers trickle in is closed after --auth-timeout, and one
     address holds at most --max-connections-per-address connections; an honest
     request is answered meanwhile."""
-    from evcharge.harness.procs import free_port, wait_until
+    from evharness.procs import free_port, wait_until
 
     port = free_port()
     hub = procs.evcharge("central", ["central", "--listen", "127.0.0.1:0", "--db",

@@ -6,7 +6,7 @@ import socket
 import threading
 
 import evwire
-from evcharge.harness.procs import ROOT, wait_until
+from evharness.procs import ROOT, wait_until
 
 MICROPYPATH = "shared:firmware:tests/micropython"
 

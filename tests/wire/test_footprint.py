@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from evcharge.harness.procs import ROOT, micropython_binary
+from evharness.procs import ROOT, micropython_binary
 
 SCRIPT = """
 import gc, json, micropython, sys

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from evcentral.admin_client import AdminClient, CentralUnreachable, NoReply
 from evcentral.db import Database, now_s
-from evcharge.harness.procs import Proc, ProcessGroup, free_port, wait_port, wait_until
+from evharness.procs import Proc, ProcessGroup, free_port, wait_port, wait_until
 
 ADMIN_TOKEN = "evbench-admin"
 CENTRAL_ENV = {"EVCHARGE_ADMIN_TOKEN": ADMIN_TOKEN}  # never on Central's command line

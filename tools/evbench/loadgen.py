@@ -27,8 +27,8 @@ from pathlib import Path
 from evbench import goals
 from evbench.profiling import top_functions
 from evbench.step import Step, StepOptions
-from evcharge.cliargs import count, positive
-from evcharge.harness.procs import ROOT, free_port, wait_port
+from evharness.procs import ROOT, free_port, wait_port
+from evhost.cliargs import count, positive
 from evkafka.broker import parse_hostport, spawn
 from evwire.trace import LEVELS, configure, log
 

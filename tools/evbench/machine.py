@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from evcharge.harness.procs import ROOT, micropython_binary
+from evharness.procs import ROOT, micropython_binary
 
 
 def _first_line(argv: list[str], timeout: float = 10.0) -> str | None:

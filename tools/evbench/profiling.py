@@ -10,7 +10,7 @@ from __future__ import annotations
 import pstats
 from pathlib import Path
 
-from evcharge.harness.procs import ROOT
+from evharness.procs import ROOT
 
 # How pstats names the selector calls the event loop waits in (per platform).
 IDLE_FUNCTIONS = frozenset({"epoll.poll", "poll.poll", "devpoll.poll", "kqueue.control",

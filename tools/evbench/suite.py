@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evcharge.harness.procs import ROOT
+from evharness.procs import ROOT
 
 TOOLS = ROOT / "tools"
 

@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from evcharge.cliargs import non_negative, percent, positive
+from evhost.cliargs import non_negative, percent, positive
 from evsim.control import ControlClient, ControlError
 from evsim.controlserver import ControlSocketError
 from evsim.model import ChargePointModel

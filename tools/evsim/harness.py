@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from evcharge.harness.procs import Proc, ProcessGroup, wait_until
+from evharness.procs import Proc, ProcessGroup, wait_until
 from evsim.control import ControlClient
 
 READY_MARK = "ready link="

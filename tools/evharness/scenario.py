@@ -15,10 +15,10 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
-from evcharge.harness.central_client import CentralUnavailable, CommandRefused
-from evcharge.harness.drivers import DriverRun
-from evcharge.harness.network import Network
-from evcharge.narrative import Narrator
+from evharness.central_client import CentralUnavailable, CommandRefused
+from evharness.drivers import DriverRun
+from evharness.narrative import Narrator
+from evharness.network import Network
 
 TICK_S = 0.25
 Wait = Generator[None, None, bool]

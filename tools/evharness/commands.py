@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evcharge.harness.procs import bin_path
-from evcharge.harness.spec import CpSpec, Host, NetworkSpec, Timers
+from evharness.procs import bin_path
+from evharness.spec import CpSpec, Host, NetworkSpec, Timers
 from evkafka.names import ENV_NAMESPACE
 
 ENV_KAFKA_NAMESPACE = ENV_NAMESPACE

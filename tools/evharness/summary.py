@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from evcharge.harness.billing import MeterCheck, cost_problems, finalised
-from evcharge.narrative import Narrator
+from evharness.billing import MeterCheck, cost_problems, finalised
+from evharness.narrative import Narrator
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:

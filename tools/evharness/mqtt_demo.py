@@ -1,8 +1,8 @@
 """`evcharge demo --mqtt [HOST:PORT]`: the bridge beside the demo network."""
 from __future__ import annotations
 
-from evcharge.harness.network import Network
-from evcharge.harness.procs import Proc
+from evharness.network import Network
+from evharness.procs import Proc
 from evmqtt.embedded import DEFAULT_EMBEDDED, HA_USER, default_state_dir, password_path
 
 EMBEDDED = "embedded"  # --mqtt given without an address

@@ -3,38 +3,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from evhost.ports import (  # noqa: F401  (re-exported: the harness's one import line)
+    bin_path,
+    free_port,
+    micropython_binary,
+    port_open,
+    wait_port,
+)
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def wait_port(host: str, port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if port_open(host, port):
-            return
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {host}:{port} opened")
-        time.sleep(0.05)
-    raise TimeoutError(f"{host}:{port} did not open within {timeout}s")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1, what: str = "condition"):
@@ -47,16 +29,6 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1, what: st
             return last
         time.sleep(interval)
     raise TimeoutError(f"{what} not reached within {timeout}s (last: {last!r})")
-
-
-def bin_path(name: str) -> str:
-    """A console script or binary installed beside this interpreter (the venv)."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
-
-
-def micropython_binary() -> str:
-    return bin_path("micropython")
 
 
 class Proc:

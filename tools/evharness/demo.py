@@ -18,14 +18,14 @@ import time
 import uuid
 from pathlib import Path
 
-from evcharge.harness import billing
-from evcharge.harness.central_client import CommandRefused
-from evcharge.harness.network import Network, NetworkError
-from evcharge.harness.procs import wait_until
-from evcharge.harness.spec import CpSpec, NetworkSpec, Timers
-from evcharge.narrative import Narrator
-from evcharge.scenario import DemoRun, Plan
-from evcharge.summary import report
+from evharness import billing
+from evharness.central_client import CommandRefused
+from evharness.narrative import Narrator
+from evharness.network import Network, NetworkError
+from evharness.procs import wait_until
+from evharness.scenario import DemoRun, Plan
+from evharness.spec import CpSpec, NetworkSpec, Timers
+from evharness.summary import report
 from evkafka.broker import parse_hostport
 
 DRIVERS = ["D1", "D2"]
@@ -127,14 +127,14 @@ def tell(net: Network, say: Narrator, args: argparse.Namespace) -> bool:
     say.say(f"web console at {net.http_url} (sign in with the admin token in "
             f"{net.spec.admin_token_file})")
     if args.mqtt:
-        from evmqtt.demo import start_bridge, watch_help
+        from evharness.mqtt_demo import start_bridge, watch_help
 
         start_bridge(net, args.mqtt)
         say.say("MQTT bridge up (Home Assistant discovery under homeassistant/)")
         say.plain(watch_help(args.mqtt))
     meters_before = {cp.cp_id: net.meter_kwh(cp.cp_id) for cp in net.spec.cps}
     if args.ocpp:
-        from evcharge.harness import ocpp
+        from evharness import ocpp
 
         ocpp.start_wallbox(net, OCPP_CP, "Plaza Mayor, wallbox", 11.0)
         say.say(f"OCPP wallbox {OCPP_CP} connected at {ocpp.charger_url(net)} (OCPP 1.6J, "

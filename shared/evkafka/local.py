@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from evcharge.harness.procs import bin_path, port_open, wait_port
+from evhost.ports import bin_path, port_open, wait_port
 from evkafka.broker import DEFAULT_LOCAL_BROKER, parse_hostport
 
 

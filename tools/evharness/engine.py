@@ -11,8 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
-from evcharge.harness.procs import Proc, ProcessGroup, free_port, wait_until
 from evengine.probe import MonitorProbe
+from evharness.procs import Proc, ProcessGroup, free_port, wait_until
 
 READY_MARK = "ready listening on"
 RUNTIMES = ("cpython", "micropython")

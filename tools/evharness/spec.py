@@ -104,7 +104,7 @@ class NetworkSpec:
 
     @property
     def pki_dir(self) -> Path:
-        """The network's CA and certificates (evcharge.harness.tls)."""
+        """The network's CA and certificates (evharness.tls)."""
         return Path(self.workdir) / "pki"
 
     @property

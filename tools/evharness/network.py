@@ -20,17 +20,17 @@ from pathlib import Path
 
 from evcentral.admin_client import AdminClient
 from evcentral.tls import is_loopback
-from evcharge.harness import centraldb, commands
-from evcharge.harness.central_client import (
+from evharness import centraldb, commands
+from evharness.central_client import (
     CentralClient,
     CentralUnavailable,
     NamespacedAdminClient,
 )
-from evcharge.harness.drivers import DriverRun
-from evcharge.harness.procs import Proc, ProcessGroup, free_port, port_open, wait_until
-from evcharge.harness.spec import Host, NetworkSpec
-from evcharge.harness.tls import NetworkTLS
-from evcharge.secretfile import write_secret_file
+from evharness.drivers import DriverRun
+from evharness.procs import Proc, ProcessGroup, free_port, port_open, wait_until
+from evharness.spec import Host, NetworkSpec
+from evharness.tls import NetworkTLS
+from evhost.secretfile import write_secret_file
 from evsim.control import ControlClient
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ssl
 
 from evcentral.admin_client import AdminClient, CentralUnreachable, NoReply
-from evcharge.harness.netns import connect_in_namespace
+from evharness.netns import connect_in_namespace
 from evwire import types as t
 
 

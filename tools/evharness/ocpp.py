@@ -9,9 +9,9 @@ import secrets
 import subprocess
 import sys
 
-from evcharge.harness.network import Network, NetworkError, wait_ready
-from evcharge.harness.procs import Proc, bin_path
-from evcharge.secretfile import write_secret_file
+from evharness.network import Network, NetworkError, wait_ready
+from evharness.procs import Proc, bin_path
+from evhost.secretfile import write_secret_file
 
 
 def charger_url(net: Network) -> str:

@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from evcharge.harness.procs import Proc, ProcessGroup, wait_until
+from evharness.procs import Proc, ProcessGroup, wait_until
 
 
 class DriverRun:

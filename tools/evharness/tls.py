@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evcharge import pki
-from evcharge.tlsclient import client_context
+from evhost.tlsclient import client_context
 
 SERVER_NAME = "central"
 

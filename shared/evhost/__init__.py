@@ -1,0 +1,3 @@
+"""Host-side code every CPython tier shares (Monitor, Central, Driver, MQTT bridge):
+command-line value types, 0600 secret files, client TLS contexts, port probes.
+Never on a board: the wire package beside it (evwire) is what boards share."""
