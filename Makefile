@@ -21,6 +21,7 @@ $(STAMP): setup.cfg pyproject.toml
 # The whole suite: lint, the MicroPython-side tests, then pytest on CPython.
 test: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(MAKE) --no-print-directory test-mp
 	$(MAKE) --no-print-directory test-py
 
@@ -32,6 +33,7 @@ test-py: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 demo: venv
 	$(BIN)/evcharge demo $(DEMO_ARGS)

@@ -12,7 +12,7 @@ import pytest
 from evengine.probe import MonitorProbe
 from evharness.engine import wait_ready
 from evharness.procs import ROOT, free_port, micropython_binary
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 TOOLS = ROOT / "tools"
 

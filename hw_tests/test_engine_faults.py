@@ -6,7 +6,7 @@ import pytest
 
 from evharness.engine import RUNTIMES, start_engine
 from evharness.procs import wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 TICK = "0.3"
 

@@ -10,7 +10,7 @@ import evwire
 from evengine.limit import DUTY_OFF, duty_for
 from evharness.engine import RUNTIMES, start_engine
 from evharness.procs import wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 from evwire import types as t
 
 TICK = "0.3"

@@ -11,7 +11,7 @@ import pytest
 import evwire
 from evengine.probe import PtyMonitor
 from evharness.engine import RUNTIMES, start_engine, wait_ready
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 from evwire.framing import cobs_encode
 
 TICK = "0.3"

@@ -15,7 +15,7 @@ import evwire
 from evengine.probe import MonitorProbe, ProbeTimeout, PtyMonitor
 from evharness.engine import RUNTIMES, start_engine, wait_ready, write_link_key
 from evharness.procs import bin_path, free_port, wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 from evwire import link_auth
 
 TICK = "0.3"

@@ -9,7 +9,7 @@ from evengine.chargepoint import ChargePoint
 from evengine.config import check
 from evengine.hardware import build
 from evengine.store import StateStore
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 
 @pytest.fixture

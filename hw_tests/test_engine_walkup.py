@@ -14,7 +14,7 @@ import evwire
 from evengine.probe import MonitorProbe
 from evharness.engine import RUNTIMES, start_engine, wait_ready
 from evharness.procs import bin_path, free_port, wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 from evwire import types as t
 
 TICK = "0.3"

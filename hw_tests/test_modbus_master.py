@@ -15,7 +15,7 @@ from evengine.modbus import (
     crc16_modbus,
 )
 from evengine.serialport import open_serial
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 REPLY_TIMEOUT_MS = 1000  # generous: a busy machine must not turn into a failure
 SILENCE_TIMEOUT_MS = 300  # where no reply is the expected outcome

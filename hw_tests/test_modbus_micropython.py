@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from evharness.procs import wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 ROOT = Path(__file__).resolve().parents[1]
 MP_TESTS = ROOT / "tests" / "micropython"

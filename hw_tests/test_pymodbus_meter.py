@@ -16,7 +16,7 @@ from evengine.modbus import ModbusException, ModbusMaster
 from evengine.relay import ModbusRelay, ModbusVehicleInput
 from evengine.serialport import open_serial
 from evharness.procs import ProcessGroup
-from evsim.harness import start_pymodbus_bus
+from evharness.sim import start_pymodbus_bus
 
 ROOT = Path(__file__).resolve().parents[1]
 # Exactly representable in float32, so equality is the right check.

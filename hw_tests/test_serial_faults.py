@@ -12,7 +12,7 @@ from evengine.meter import Meter
 from evengine.modbus import ModbusCRCError, ModbusError, ModbusMaster, ModbusTimeout
 from evengine.relay import ModbusRelay
 from evengine.serialport import open_serial
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 METER_START = 1234.5
 

@@ -11,7 +11,7 @@ from evengine.modbus import ModbusMaster
 from evengine.relay import ModbusRelay
 from evengine.serialport import open_serial
 from evharness.procs import wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from evengine.modbus import ModbusMaster
 from evengine.relay import ModbusRelay, ModbusVehicleInput
 from evengine.serialport import open_serial
 from evharness.procs import wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 FLOAT32_SLACK_KWH = 0.001  # float32 has ~7 significant digits: 0.0001 kWh at 1234 kWh
 STILL_WINDOW_S = 0.5  # several model ticks (10 Hz)

@@ -17,8 +17,8 @@ from evengine.meter import Meter
 from evengine.modbus import ModbusMaster
 from evengine.serialport import open_serial
 from evharness.procs import bin_path, wait_until
+from evharness.sim import start_sim, wait_ready
 from evsim.control import ControlClient, ControlError
-from evsim.harness import start_sim, wait_ready
 
 EVCHARGE = bin_path("evcharge")
 

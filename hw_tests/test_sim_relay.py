@@ -7,7 +7,7 @@ import pytest
 from evengine.modbus import ModbusMaster
 from evengine.relay import ModbusCardReader, ModbusRelay, ModbusVehicleInput, RelayMismatch
 from evengine.serialport import open_serial
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 
 @pytest.fixture

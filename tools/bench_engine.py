@@ -46,7 +46,7 @@ from engine_import_cost import print_table, romfs_cost
 from evengine.probe import MonitorProbe, ProbeTimeout
 from evharness.engine import wait_ready
 from evharness.procs import ProcessGroup, free_port, micropython_binary
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_HEAP = 48 * 1024

@@ -32,10 +32,10 @@ import paho.mqtt.client as mqtt
 import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
-from evcentral.status_feed import ensure_compacted_topic
 from evharness.procs import ProcessGroup, bin_path, free_port, wait_port
 from evkafka import broker, names
 from evkafka.client import make_producer, wait_broker
+from evkafka.compacted import ensure_compacted_topic
 from evwire import dumps, make
 from evwire import types as t
 

@@ -4,7 +4,7 @@ Every portable .py of firmware/evengine and shared/evwire becomes a .mpy
 (bytecode, any architecture) under OUT/evengine and OUT/evwire; main.py is
 copied as source (a board runs main.py as source at boot). What the Engine
 never runs stays out of the bundle: the CPython-only modules (the `evcharge
-engine` CLI, the probe, the test harness, the pyserial adapter, the cbor2
+engine` CLI, the probe, the pyserial adapter, the cbor2
 glue) and evwire.auth (charge point authentication is the Monitor's). Each
 .mpy names its source as "package/module.py" (what a traceback shows), not
 the build machine's path: the name is stored in the file and, as an interned
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"evengine": ROOT / "firmware" / "evengine", "evwire": ROOT / "shared" / "evwire"}
 MAIN = ROOT / "firmware" / "main.py"
-NOT_ON_BOARD = {"evengine": {"cli.py", "probe.py", "harness.py", "serial_pyserial.py"},
+NOT_ON_BOARD = {"evengine": {"cli.py", "probe.py", "serial_pyserial.py"},
                 "evwire": {"cbor2_codec.py", "auth.py"}}
 
 

@@ -19,8 +19,8 @@ import ssl
 import time
 from collections.abc import Callable
 
+from evhost.backoff import Backoff
 from evmonitor import boundary, tls
-from evmonitor.backoff import Backoff
 from evmonitor.central_handlers import ACCEPTS, CentralHandlers
 from evmonitor.config import MonitorConfig
 from evmonitor.framed import FramedLink, describe_error, open_tcp

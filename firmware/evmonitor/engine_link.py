@@ -16,8 +16,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+from evhost.backoff import Backoff
 from evmonitor import boundary
-from evmonitor.backoff import Backoff
 from evmonitor.config import MonitorConfig
 from evmonitor.engine_handlers import ACCEPTS, EngineHandlers
 from evmonitor.framed import FramedLink, WireMessage, describe_error, open_tcp

@@ -18,14 +18,11 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import NewTopic
-
 from evcentral.registry import ChargePoint, Registry
 from evcentral.session_store import Session
 from evcentral.sites import SiteAllocator
 from evkafka import names
-from evkafka.client import DEFAULT_PARTITIONS, admin, wait_broker
+from evkafka.compacted import ensure_compacted_topic
 from evwire import dumps, make
 from evwire import types as t
 from evwire.compat import unix_time
@@ -35,30 +32,6 @@ LIVE_INTERVAL_S = 1.0  # live session figures: at most one record a second per C
 TOPIC_RETRY_S = 2.0
 
 Publish = Callable[[str, bytes], "asyncio.Future[None]"]  # (cp_id, CBOR value) -> delivery
-
-
-def ensure_compacted_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> None:
-    """Create `topic` with cleanup.policy=compact unless it exists (idempotent)."""
-    wait_broker(bootstrap, timeout)
-    client = admin(bootstrap)
-    if topic in client.list_topics(timeout=timeout).topics:
-        return
-    futures = client.create_topics(
-        [NewTopic(topic, num_partitions=DEFAULT_PARTITIONS, replication_factor=-1,
-                  config={"cleanup.policy": "compact"})], operation_timeout=timeout)
-    for fut in futures.values():
-        try:
-            fut.result(timeout)
-        except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
-                raise
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        md = client.list_topics(timeout=timeout).topics.get(topic)
-        if md is not None and md.partitions and not md.error:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"topic {topic} not ready on {bootstrap} within {timeout:g} s")
 
 
 def status_record(registry: Registry, cp: ChargePoint, event: str,

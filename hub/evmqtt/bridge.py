@@ -19,9 +19,9 @@ import paho.mqtt.client as mqtt
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from paho.mqtt.enums import CallbackAPIVersion
 
-from evcentral.status_feed import ensure_compacted_topic
 from evkafka import names
 from evkafka.client import consumer_config
+from evkafka.compacted import ensure_compacted_topic
 from evmqtt.commands import CommandWorker
 from evmqtt.topics import OFFLINE, ONLINE, Topics
 from evmqtt.views import CpView

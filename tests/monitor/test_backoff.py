@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from evmonitor.backoff import Backoff
+from evhost.backoff import Backoff
 
 
 class Clock:

@@ -11,7 +11,7 @@ import tty
 
 from evharness.engine import start_engine, wait_ready, write_link_key
 from evharness.procs import wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 from evwire import make
 from evwire import types as t
 

@@ -14,7 +14,7 @@ import pytest
 from evengine.probe import MonitorProbe
 from evharness.engine import RUNTIMES, start_engine
 from evharness.procs import wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 from evwire import FrameDecoder, encode_frame, make
 from evwire import types as t
 

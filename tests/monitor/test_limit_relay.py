@@ -9,7 +9,7 @@ import time
 from evengine.limit import duty_for
 from evharness.engine import start_engine
 from evharness.procs import wait_until
-from evsim.harness import start_sim
+from evharness.sim import start_sim
 from evwire import types as t
 
 HOLD_S = 3.0

@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from mqtt_testkit import USERS, Embedded, start_bridge, status  # noqa: E402,F401
 
-from evcentral.status_feed import ensure_compacted_topic  # noqa: E402
 from evharness.network import Network  # noqa: E402
 from evharness.procs import Proc, ProcessGroup, free_port, wait_port  # noqa: E402
 from evharness.spec import CpSpec, NetworkSpec  # noqa: E402
 from evkafka import names  # noqa: E402
 from evkafka.client import make_producer  # noqa: E402
+from evkafka.compacted import ensure_compacted_topic  # noqa: E402
 
 # The bridge writes state and reads commands; HA reads state and presses buttons;
 # a viewer may only read: its command presses must never reach the bridge.

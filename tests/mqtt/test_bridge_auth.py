@@ -125,9 +125,9 @@ def test_without_credentials_commands_are_off(open_mosquitto, procs, kafka_boots
     # A previous run with credentials announced a Stop button: this run must retract it.
     anyone.client.publish(STOP_BUTTON, '{"name": "Stop"}', qos=1, retain=True) \
         .wait_for_publish(10)
-    from evcentral.status_feed import ensure_compacted_topic
     from evkafka import names
     from evkafka.client import make_producer
+    from evkafka.compacted import ensure_compacted_topic
 
     ensure_compacted_topic(kafka_bootstrap, names.cp_status())
     producer = make_producer(kafka_bootstrap)

@@ -9,9 +9,10 @@ from confluent_kafka.admin import ConfigResource
 from evcentral.db import Database
 from evcentral.registry import Registry
 from evcentral.session_store import Session
-from evcentral.status_feed import StatusFeed, ensure_compacted_topic
+from evcentral.status_feed import StatusFeed
 from evkafka import names
 from evkafka.client import admin
+from evkafka.compacted import ensure_compacted_topic
 from evwire import loads, trace, validate
 from evwire import types as t
 

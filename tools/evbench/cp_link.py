@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from evmonitor.backoff import Backoff
+from evhost.backoff import Backoff
 from evwire import Dispatcher, FrameDecoder, encode_frame, make
 from evwire import types as t
 from evwire.errors import WireError

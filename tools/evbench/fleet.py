@@ -3,8 +3,8 @@
 Each charge point keeps one TCP connection to Central as a Monitor does:
 auth_request with a real HMAC, register_request, a heartbeat every second,
 start commands answered with command_response; its timers, back-off and
-silence limit are the Monitor's own (evmonitor), so a reconnect storm here
-behaves as one of real Monitors would. While a session runs it sends one
+silence limit are the Monitor's published defaults (evbench.monitor_model), so
+a reconnect storm here behaves as one of real Monitors would. While a session runs it sends one
 charging_data a second to cp-events through the shared producers, stamped
 with `created_ms` (its creation time, wall clock in ms), and at the end a
 charge_completion. The per-second work is spread over SLOTS equal groups
@@ -18,22 +18,21 @@ import time
 
 from evbench.cp_link import CpLink, SimCp, SimSession, make_dispatcher
 from evbench.metrics import Latencies
-from evbench.producers import ProducerPool
-from evmonitor.backoff import Backoff
-from evmonitor.central_link import (
+from evbench.monitor_model import (
     CONNECT_TIMEOUT_S,
     HANDSHAKE_TIMEOUT_S,
+    HEARTBEAT_S,
     MIN_SILENCE_S,
     SILENCE_BEATS,
+    monitor_backoff,
 )
-from evmonitor.config import MonitorConfig
+from evbench.producers import ProducerPool
 from evwire import dumps, make
 from evwire import types as t
 from evwire.auth import make_auth_request, sign_record
 from evwire.trace import log
 
 SLOTS = 50
-HEARTBEAT_S = MonitorConfig.heartbeat_interval
 SILENCE_S = max(MIN_SILENCE_S, SILENCE_BEATS * HEARTBEAT_S)
 RATE_KW = 11.0
 
@@ -46,9 +45,7 @@ class Fleet:
     def __init__(self, host: str, port: int, secrets: dict[str, str], producers: ProducerPool,
                  requested_at: dict[str, tuple[float, Latencies]]):
         self.host, self.port = host, port
-        defaults = MonitorConfig()
-        self.cps = [SimCp(i, cp_id, secret, Backoff(defaults.backoff_base, defaults.backoff_cap,
-                                                       defaults.backoff_reset))
+        self.cps = [SimCp(i, cp_id, secret, monitor_backoff())
                     for i, (cp_id, secret) in enumerate(secrets.items())]
         self.by_id = {cp.cp_id: cp for cp in self.cps}
         self.dispatcher = make_dispatcher(self)

@@ -1,5 +1,5 @@
 """Start the Engine as a real process from tests and benchmarks (CPython only;
-not part of the board bundle), next to evsim.harness for the hardware:
+not part of the board bundle), next to evharness.sim for the hardware:
 
     sim = start_sim(procs, tmp_path)
     engine = start_engine(procs, tmp_path / "state", sim.link, "micropython", "--tick", "0.3")
