@@ -1,6 +1,6 @@
 """Central's log lines, written once per turn of the event loop instead of once per line.
 
-At the default level every handler logs its entry and exit: with thousands of
+At --log-level debug every handler logs its entry and exit: with thousands of
 charge points that is tens of thousands of lines a second, and one write()
 system call each cost a good part of a core (docs/BENCHMARKS.md, Profiling).
 Lines logged on the loop's thread are collected and written together at the

@@ -1,24 +1,30 @@
 """Where the driver's log lines go: a log file in the state directory by
 default (the terminal belongs to the user), stderr with --verbose.
 
-Every handler's entry and exit is traced (evwire.trace) either way, and
-librdkafka's own messages are routed to the same place instead of the
-terminal.
+Either way the lines come from evwire.trace through evhost.logsetup, so
+--log-level and --log-format mean what they mean in every program, and
+librdkafka's own messages (evkafka.logs) go to the same place instead of the
+terminal. Each message in and out is traced at debug: --verbose alone means
+debug on stderr; the file gets info unless --log-level says otherwise.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
-from evwire import trace
+from evhost.logsetup import LEVELS, setup_logging, write_stderr
+from evkafka.logs import librdkafka_logger
 
 TIER = "evcharge-driver"
 ROTATE_AT_BYTES = 1 << 20
 
 
-def open_log(state_dir: Path, driver_id: str, verbose: bool) -> None:
+def open_log(state_dir: Path, driver_id: str, verbose: bool, level: str | None = None,
+             fmt: str = "text") -> None:
+    level = level or ("debug" if verbose else "info")
     if verbose:
-        trace.configure(tier=TIER, level="debug")
+        setup_logging(argparse.Namespace(log_level=level, log_format=fmt), TIER)
         return
     path = state_dir / f"driver-{driver_id}.log"
     try:
@@ -26,22 +32,15 @@ def open_log(state_dir: Path, driver_id: str, verbose: bool) -> None:
             path.replace(path.with_name(path.name + ".1"))
         stream = open(path, "a", buffering=1)
     except OSError:
-        trace.configure(tier=TIER, level="warning")  # no file: only what matters, on stderr
+        # No file: only what matters, on stderr (the terminal is the user's).
+        level = max(level, "warning", key=LEVELS.index)
+        setup_logging(argparse.Namespace(log_level=level, log_format=fmt), TIER,
+                      write=write_stderr)
         return
-    trace.configure(tier=TIER, level="info", sink=stream.write)
-
-
-class _TraceHandler(logging.Handler):
-    LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        trace.log(self.LEVELS.get(record.levelno, "error"), "kafka: " + record.getMessage())
+    setup_logging(argparse.Namespace(log_level=level, log_format=fmt), TIER,
+                  write=stream.write)
 
 
 def kafka_logger() -> logging.Logger:
-    logger = logging.getLogger("evdriver.kafka")
-    if not logger.handlers:
-        logger.addHandler(_TraceHandler())
-        logger.propagate = False
-        logger.setLevel(logging.DEBUG)
-    return logger
+    """The logger the driver's Kafka clients log through (librdkafka's, evkafka.logs)."""
+    return librdkafka_logger()

@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
+
+from evhost.cliout import Parser
+from evhost.logsetup import add_log_options, setup_logging
+from evwire.trace import log
 
 DEFAULT_LOCAL_BROKER = "127.0.0.1:9092"
 
@@ -31,18 +34,28 @@ def parse_hostport(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="evcharge broker", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    # checked by argparse: a bad address is its usage error (exit 2, `evcharge broker: error:`)
+    p.add_argument("--listen", default=DEFAULT_LOCAL_BROKER, type=_listen_arg,
+                   help=f"address to listen on (default {DEFAULT_LOCAL_BROKER})")
+    add_log_options(p)
+    return p
+
+
+def _listen_arg(text: str) -> str:
+    parse_hostport(text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="evcharge broker", description=__doc__)
-    parser.add_argument("--listen", default=DEFAULT_LOCAL_BROKER, type=str,
-                        help=f"address to listen on (default {DEFAULT_LOCAL_BROKER})")
-    args = parser.parse_args(argv)
-    try:
-        parse_hostport(args.listen)
-    except argparse.ArgumentTypeError as exc:
-        parser.error(str(exc))
+    args = parser().parse_args(argv)
     argv_ = broker_argv(args.listen)
-    print(f"<6>evcharge-broker: starting local broker on {args.listen} (memory only)",
-          file=sys.stderr, flush=True)
+    setup_logging(args, "evcharge-broker")
+    log("info", f"starting local broker on {args.listen} (memory only)")
+    # Tansu's own lines (its banner) are not ours to format or filter. RUST_LOG is left
+    # to the operator: its info level logs gigabytes a minute under the demo.
     # exec: the broker becomes this process, so signals reach it directly.
     os.execv(argv_[0], argv_)
     return 0  # not reached

@@ -22,6 +22,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from evkafka.logs import log_settings
+
 DEFAULT_PARTITIONS = 6
 
 # Answers of a group coordinator that is moving or still loading its offsets:
@@ -70,7 +72,8 @@ def producer_config(bootstrap: str, client_id: str = "evcharge") -> dict:
         "message.timeout.ms": 0,  # never give up on a record: delivery or process death
         "socket.keepalive.enable": True,
         "reconnect.backoff.max.ms": 2000,
-        "log_level": 3,
+        # librdkafka logs through Python logging, never raw to stderr (evkafka.logs)
+        **log_settings(),
         **_security,
     }
 
@@ -96,13 +99,14 @@ def consumer_config(bootstrap: str, group_id: str, client_id: str = "evcharge") 
         # that small at the price of 10 empty fetches a second per idle consumer.
         "fetch.wait.max.ms": 100,
         "reconnect.backoff.max.ms": 2000,
-        "log_level": 3,
+        # librdkafka logs through Python logging, never raw to stderr (evkafka.logs)
+        **log_settings(),
         **_security,
     }
 
 
 def admin_config(bootstrap: str, **overrides) -> dict:
-    return {"bootstrap.servers": bootstrap, "log_level": 3, **_security, **overrides}
+    return {"bootstrap.servers": bootstrap, **log_settings(), **_security, **overrides}
 
 
 def admin(bootstrap: str) -> AdminClient:

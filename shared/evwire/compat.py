@@ -78,7 +78,12 @@ def stderr_write(text):
     try:
         sys.stderr.write(text)
     except (AttributeError, OSError):
-        print(text, end="")
+        # No stderr (a board) or a closed pipe: stdout, else nowhere. A log line
+        # never raises into its caller (a signal handler, a shutdown path).
+        try:
+            print(text, end="")
+        except (AttributeError, OSError, ValueError):
+            pass
 
 
 def unix_socket_address(path):

@@ -1,6 +1,9 @@
 # Tracing (the seed's improvement 3): one line per dispatch entry and exit
 # with direction, type and message_id, so a message can be followed through
 # every tier. Lines are journald-friendly: "<N>" priority prefix, no colour.
+# Trace lines are debug: at info a heartbeat, health check or charging_data
+# costs no line at all (two per request drowned the events an operator looks
+# for); handlers log those events (connects, auth, sessions, faults) themselves.
 from evwire.compat import stderr_write
 
 LEVELS = {"debug": 7, "info": 6, "notice": 5, "warning": 4, "error": 3}
@@ -64,6 +67,16 @@ def log(level, text):
     prio = LEVELS.get(level, 6)
     if prio > _threshold:
         return
+    _emit(prio, text)
+
+
+def announce(text):
+    """A notice shown whatever the level: the one "ready" line that supervisors,
+    the demo and operators wait for must not vanish under --log-level warning."""
+    _emit(5, text)
+
+
+def _emit(prio, text):
     line = "<%d>%s: %s\n" % (prio, _tier, escape(text))
     if _sink is not None:
         _sink(line)
@@ -73,11 +86,11 @@ def log(level, text):
 
 def trace(event, msg, detail=None):
     """event: 'recv', 'send', 'enter', 'exit' (or any word); msg: a message map."""
-    if _threshold < 7 and event in ("send", "recv"):
-        return  # wire-level chatter only at debug; enter/exit always at info
+    if _threshold < 7:
+        return  # every trace line is debug: decided before any formatting
     mtype = msg.get("type", "?") if isinstance(msg, dict) else "?"
     mid = msg.get("message_id", "-") if isinstance(msg, dict) else "-"
     text = "%s %s id=%s" % (event, mtype, mid)
     if detail:
         text += " " + detail
-    log("info" if event in ("enter", "exit") else "debug", text)
+    log("debug", text)

@@ -222,9 +222,9 @@ def _dispatcher():
                                            t.STATUS_UPDATE))
 
 
-def _capture_trace():
+def _capture_trace(level="debug"):
     lines = []
-    trace.configure(tier="test", level="info", sink=lines.append)
+    trace.configure(tier="test", level=level, sink=lines.append)
     return lines
 
 
@@ -235,7 +235,7 @@ def test_dispatcher_calls_the_handler_named_after_the_type():
         msg = _valid(t.CHARGE_REQUEST)
         reply = dispatcher.handle(msg)
     finally:
-        trace.configure(tier="evcharge", sink=None)
+        trace.configure(tier="evcharge", level="info", sink=None)
     assert handlers.seen == [msg["message_id"]]
     assert reply["type"] == t.CHARGE_REQUEST_RESPONSE
     assert reply["message_id"] == msg["message_id"] and reply["status"] == t.SUCCESS
@@ -244,6 +244,18 @@ def test_dispatcher_calls_the_handler_named_after_the_type():
     assert [line for line in lines if entry in line]
     assert [line for line in lines if "exit charge_request id=%s -> charge_request_response"
             % msg["message_id"] in line]
+
+
+def test_dispatch_traces_only_at_debug():
+    # At info a routine request costs no line: entry and exit are debug (one
+    # request used to write two info lines, docs/INTERNALS.md "Logging").
+    lines = _capture_trace("info")
+    try:
+        handlers, dispatcher = _dispatcher()
+        dispatcher.handle(_valid(t.CHARGE_REQUEST))
+    finally:
+        trace.configure(tier="evcharge", level="info", sink=None)
+    assert handlers.seen and lines == []
 
 
 def test_dispatcher_turns_errors_into_error_response():
@@ -259,7 +271,7 @@ def test_dispatcher_turns_errors_into_error_response():
                    dispatcher.handle(_valid(t.AUTH_REQUEST)),
                    dispatcher.handle(_valid(t.HEARTBEAT_REQUEST))]
     finally:
-        trace.configure(tier="evcharge", sink=None)
+        trace.configure(tier="evcharge", level="info", sink=None)
     missing, rejected, no_handler, not_accepted, one_way = replies
     for reply in (missing, rejected, no_handler, not_accepted):
         assert reply["type"] == t.ERROR_RESPONSE and reply["status"] == t.FAILURE
@@ -281,7 +293,7 @@ def test_error_response_for_garbage_gets_a_fresh_id():
     try:
         reply = Dispatcher(_Handlers(), (t.CHARGE_REQUEST,)).handle([1, 2])
     finally:
-        trace.configure(tier="evcharge", sink=None)
+        trace.configure(tier="evcharge", level="info", sink=None)
     assert lines == ["<4>test: rejected message: message must be a map, not list\n"]
     assert reply["type"] == t.ERROR_RESPONSE
     assert reply["error"] == "message must be a map, not list"

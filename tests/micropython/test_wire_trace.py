@@ -38,3 +38,18 @@ def test_a_log_line_with_an_injected_newline_stays_one_line():
     assert len(_lines) == 1
     assert _lines[0] == "<4>evcharge-engine: refused cp_id=CP1\\n<3>evcharge-engine: forged\n"
     assert _lines[0].count("\n") == 1
+
+
+def test_trace_lines_are_debug_and_announce_shows_at_any_level():
+    del _lines[:]
+    trace.configure(tier="evcharge-engine", level="warning", sink=_collect)
+    try:
+        trace.trace("enter", {"type": "heartbeat_request", "message_id": "m1"})
+        trace.log("info", "routine")
+        trace.announce("ready listening on 127.0.0.1:1")
+        trace.configure(level="debug", sink=_collect)
+        trace.trace("enter", {"type": "heartbeat_request", "message_id": "m1"})
+    finally:
+        trace.configure(level="info", sink=None)
+    assert _lines == ["<5>evcharge-engine: ready listening on 127.0.0.1:1\n",
+                      "<7>evcharge-engine: enter heartbeat_request id=m1\n"]
