@@ -8,7 +8,7 @@ MICROPYPATH_TESTS := shared:firmware:tests/micropython
 PORT   ?= /dev/ttyUSB0
 BOARD_CONFIG ?= firmware/board_config.json
 
-.PHONY: venv test test-py test-mp lint demo bench bench-smoke bench-heap fuzz fuzz-smoke firmware flash install-monitor docs clean
+.PHONY: venv test test-py test-mp lint demo bench bench-smoke bench-heap fuzz fuzz-smoke firmware flash install-monitor install-central docs clean
 
 venv: $(STAMP)
 
@@ -84,6 +84,11 @@ flash: firmware
 
 install-monitor:
 	sudo bash tools/install-monitor.sh
+
+# Central as a systemd service (docs/CENTRAL.md). DESTDIR=DIR stages the files under
+# DIR without root (no user, venv or systemctl); otherwise it installs for real, as root.
+install-central:
+	$(if $(DESTDIR),DESTDIR='$(DESTDIR)' bash tools/install-central.sh,sudo bash tools/install-central.sh)
 
 docs: venv
 	$(BIN)/python tools/gen_protocol_doc.py > docs/PROTOCOL.md

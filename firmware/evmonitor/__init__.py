@@ -3,7 +3,7 @@
 `evcharge monitor` -> evmonitor.cli.main(argv). Modules, one concern each:
 
     config          settings: TOML file < EVCHARGE_* env < flags (MonitorConfig)
-    daemon          start order, signals, sd_notify, clean shutdown (MonitorDaemon)
+    daemon          start order, signals, sd_notify (evhost.sdnotify), clean shutdown
     engine_link     TCP/serial link to the Engine, health checks, reconnect
     central_link    auth/register/heartbeat with Central, full-jitter reconnect
     engine_handlers / central_handlers   one method per received message type
@@ -16,6 +16,5 @@
     framed          framed CBOR links keeping the raw payload bytes
     serial_port     the Engine link over pyserial
     backoff         full-jitter exponential back-off
-    sdnotify        READY/WATCHDOG/STOPPING/STATUS with the stdlib socket module
     panel           --panel live text panel
 """

@@ -12,6 +12,7 @@ Over `bound` rows, older charging_data of each session are thinned to every
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -46,6 +47,34 @@ class OutboxError(RuntimeError):
     """The outbox file cannot be opened or written (disk full, permissions...)."""
 
 
+def prepare_directory(path: str) -> None:
+    """Make sure the outbox's directory exists, without leaving root-owned state behind.
+
+    The unit runs the Monitor as the evcharge user and systemd creates its state
+    directory (StateDirectory=evcharge: /var/lib/evcharge, owned by evcharge). Run
+    as root, the Monitor would create that directory root-owned, and the service
+    could not write there afterwards: so root refuses instead. Anyone else may create
+    a missing directory, for its own user only (0700)."""
+    parent = Path(path).parent
+    if parent.is_dir():
+        return
+    if parent.exists():
+        raise OutboxError(f"cannot open outbox {path}: {parent} is not a directory")
+    if os.geteuid() == 0:
+        raise OutboxError(
+            f"cannot open outbox {path}: {parent} does not exist, and running as root the "
+            f"Monitor does not create it (root-owned, the service could not use it): run "
+            f"it as the evcharge user through the evcharge-monitor unit, whose "
+            f"StateDirectory= creates /var/lib/evcharge, or pass --outbox in an existing directory")
+    missing = [d for d in (parent, *parent.parents) if not d.exists()]
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: theirs, left as it is
+        directory.chmod(0o700)  # whatever the umask of an in-process caller
+
+
 @dataclass(frozen=True)
 class Row:
     seq: int
@@ -62,7 +91,7 @@ class Outbox:
         self.thinned = 0
         try:
             if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                prepare_directory(path)
             # Autocommit: each statement is its own transaction, committed on return.
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

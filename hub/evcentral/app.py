@@ -1,11 +1,21 @@
-"""Central as a running service: wire the parts together, serve until SIGTERM."""
+"""Central as a running service: wire the parts together, serve until SIGTERM.
+
+Under systemd (docs/CENTRAL.md, "Running Central as a service") it says READY=1 once
+it listens, pings WATCHDOG=1 from its event loop and says STOPPING=1 on SIGTERM;
+then it stops within SHUTDOWN_BUDGET_S: no new connection or message, the Kafka
+batch in hand finished and committed, the messages in flight answered, the links
+closed, the producer flushed, the database closed, exit 0.
+"""
 from __future__ import annotations
 
 import asyncio
 import gc
 import os
 import signal
-import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from evcentral import logsink
 from evcentral.admin_handlers import AdminHandlers
@@ -26,10 +36,11 @@ from evcentral.sites import SiteAllocator, chain
 from evcentral.status_feed import StatusFeed
 from evcentral.telemetry import KafkaBridge
 from evcentral.throttle import FailureThrottle
+from evhost.sdnotify import Notifier
 from evkafka import names
 from evkafka.broker import DEFAULT_LOCAL_BROKER
 from evkafka.local import ensure_local_broker
-from evwire.trace import log
+from evwire.trace import announce, log
 
 # The cyclic garbage collector's thresholds once serving (CPython's: 700, 10, 10).
 # Central's messages, futures and Kafka records are freed by reference counting,
@@ -39,6 +50,13 @@ from evwire.trace import log
 # heartbeat is answered (docs/BENCHMARKS.md, Profiling). Rarer young collections
 # promote far less; a full one then comes every few minutes.
 GC_THRESHOLDS = (50_000, 20, 100)
+
+# SIGTERM to exit: under systemd's TimeoutStopSec and the 5 s an operator (or an
+# orchestrator) expects. Each step gets a cap, and no more than what is left.
+SHUTDOWN_BUDGET_S = 4.0
+KAFKA_DRAIN_S = 1.5  # the batch being handled: stored, delivered, committed
+LINKS_DRAIN_S = 1.0  # messages being handled answered, output flushed, links closed
+SERVER_CLOSE_S = 0.5  # the OCPP and web listeners and their connections
 
 
 def settle_garbage_collector() -> None:
@@ -56,6 +74,31 @@ def make_private(db_path: str) -> None:
     for path in (db_path, f"{db_path}-wal", f"{db_path}-shm"):
         if os.path.exists(path) and os.stat(path).st_mode & 0o077:
             os.chmod(path, 0o600)
+
+
+class DaemonThreads(ThreadPoolExecutor):
+    """The loop's default executor (asyncio.to_thread): one daemon thread per call.
+
+    Central's blocking calls are rare and some wait on the broker (a topic to create,
+    up to 10 s): a ThreadPoolExecutor's workers are joined at exit, so one of those
+    would hold a SIGTERM'd Central past its shutdown budget; daemon threads are not."""
+
+    def submit(self, fn: Callable, /, *args: object, **kwargs: object) -> Future:
+        future: Future = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to the awaiting coroutine
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="evcentral-blocking", daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass  # no pool to join: the threads end with their call, or with the process
 
 
 class StartupError(Exception):
@@ -81,8 +124,9 @@ def choose_broker(config: Config) -> str:
 
 
 class Central:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, notifier: Notifier | None = None):
         self.config = config
+        self.notifier = notifier or Notifier()
         try:
             self.db = Database(config.db_path)
             make_private(config.db_path)
@@ -145,12 +189,13 @@ class Central:
             await self.bridge.stop(1.0)
             raise StartupError(f"cannot listen for the web console on {http_host}:{http_port}: "
                                f"{exc.strerror or exc}") from None
-        logsink.SINK.flush()
         # Always shown, as the ready line: the demo and operators look for the URL.
-        sys.stderr.write(f"<5>evcharge-central: web console at {url}\n")
+        announce(f"web console at {url}")
+        logsink.SINK.flush()
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        loop.set_default_executor(DaemonThreads())
         logsink.SINK.attach(loop)
         try:
             return await self._serve(loop)
@@ -159,16 +204,20 @@ class Central:
 
     async def _serve(self, loop: asyncio.AbstractEventLoop) -> int:
         stop = asyncio.Event()
+
+        def on_signal(name: str) -> None:
+            if not stop.is_set():
+                log("notice", f"{name}: shutting down")
+                stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, signal.Signals(sig).name)
         self.bridge.start(loop, self.records.handle_batch)
         self.status_feed.start()
         self.sessions.restore()
-        try:
-            await asyncio.wait_for(self.bridge.connected.wait(), self.config.kafka_timeout)
-        except TimeoutError:
-            log("warning", f"Kafka at {self.bootstrap} not reachable after "
-                           f"{self.config.kafka_timeout:g} s: serving anyway, still retrying")
+        if not await self._wait_for_kafka(stop):
+            await self._shutdown([])  # SIGTERM while waiting for the broker
+            return 0
         try:
             host, port = await self.gateway.start()
         except OSError as exc:
@@ -190,24 +239,60 @@ class Central:
         tasks = [asyncio.create_task(self.registry.watchdog()),
                  asyncio.create_task(self._expire_starts()),
                  asyncio.create_task(self.sites.run()),
-                 asyncio.create_task(self.gateway.sweep())]
+                 asyncio.create_task(self.gateway.sweep()),
+                 asyncio.create_task(self.notifier.ping_watchdog())]
         settle_garbage_collector()
         # Always shown, whatever --log-level: tests, the demo and operators wait for it.
         logsink.SINK.flush()  # after the lines logged before it
-        sys.stderr.write(f"<5>evcharge-central: ready listening on {host}:{port}\n")
-        sys.stderr.flush()
+        announce(f"ready listening on {host}:{port}")
+        logsink.SINK.flush()  # now, not at the loop's next turn
+        self.notifier.ready(f"listening on {host}:{port}")
         await stop.wait()
-        log("notice", "shutting down")
+        await self._shutdown(tasks)
+        return 0
+
+    async def _wait_for_kafka(self, stop: asyncio.Event) -> bool:
+        """Wait up to --kafka-timeout for the broker; False if told to stop meanwhile."""
+        waits = [asyncio.create_task(self.bridge.connected.wait()),
+                 asyncio.create_task(stop.wait())]
+        await asyncio.wait(waits, timeout=self.config.kafka_timeout,
+                           return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        if stop.is_set():
+            return False
+        if not self.bridge.connected.is_set():
+            log("warning", f"Kafka at {self.bootstrap} not reachable after "
+                           f"{self.config.kafka_timeout:g} s: serving anyway, still retrying")
+        return True
+
+    async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
+        """Stop accepting, finish what is in flight, close the links, flush, close."""
+        deadline = time.monotonic() + SHUTDOWN_BUDGET_S
+
+        def left(cap: float) -> float:
+            return max(0.1, min(cap, deadline - time.monotonic()))
+
+        self.notifier.stopping()
+        self.gateway.stop_accepting()
         for task in tasks:
             task.cancel()
-        await self.gateway.close()
-        if self.ocpp is not None:
-            await self.ocpp.close()
-        if self.web is not None:
-            await self.web.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Kafka first, while the links are up: the batch in hand may still answer a
+        # driver or send a CP its start command. Its offsets are committed once stored.
+        await self.bridge.stop_consuming(left(KAFKA_DRAIN_S))
+        await self.gateway.close(left(LINKS_DRAIN_S))
+        for name, server in (("OCPP", self.ocpp), ("web", self.web)):
+            if server is not None:
+                closing = server.close() if server is self.ocpp else server.stop()
+                try:  # their close handshakes wait for peers: bounded
+                    await asyncio.wait_for(closing, left(SERVER_CLOSE_S))
+                except TimeoutError:
+                    log("warning", f"the {name} server did not close in time: dropped")
         self.status_feed.stop()
-        await self.sessions.drain(3.0)
-        await self.bridge.stop()
+        await self.sessions.drain(left(SHUTDOWN_BUDGET_S))
+        # Whatever was produced (tickets, the CPs' last states) gets the time left.
+        await self.bridge.stop_producing(left(SHUTDOWN_BUDGET_S))
         self.db.close()
+        self.notifier.close()
         log("notice", "stopped")
-        return 0

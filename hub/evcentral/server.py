@@ -137,6 +137,9 @@ class Gateway:
         self.connections: set[Connection] = set()
         self.per_address: dict[str, int] = {}  # host -> open connections (capped hosts only)
         self.server: asyncio.Server | None = None
+        # Shutting down: no new connection, no new message handled (stop_accepting).
+        self.draining = False
+        self._handlers: set[asyncio.Task] = set()  # one per connection (_serve)
         self.frames_in = 0
         self.bad_frames = 0
 
@@ -153,6 +156,9 @@ class Gateway:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(writer, self.config)
+        if self.draining:  # accepted just before the listener closed
+            conn.close("Central is shutting down")
+            return
         if len(self.connections) >= self.config.max_connections:
             conn.send(error_response(f"too many connections (limit "
                                      f"{self.config.max_connections}): try again later",
@@ -170,11 +176,20 @@ class Gateway:
         if capped:
             self.per_address[conn.host] = self.per_address.get(conn.host, 0) + 1
         self.connections.add(conn)
+        task = asyncio.current_task()
+        if task is not None:  # close() waits for it: the connection's last answer written
+            self._handlers.add(task)
         try:
             await self._read_loop(conn, reader)
         except (ConnectionError, OSError) as exc:
             log("info", f"{conn.describe()} connection error: {exc}")
+        except asyncio.CancelledError:
+            # Shutdown gave up on this handler (close()). Ending quietly, not cancelled:
+            # asyncio reports a cancelled connection task as an unhandled exception.
+            pass
         finally:
+            if task is not None:
+                self._handlers.discard(task)
             self.connections.discard(conn)
             if capped:
                 left = self.per_address.pop(conn.host, 1) - 1
@@ -202,6 +217,10 @@ class Gateway:
                 conn.send(error_response(f"dropped {count} bad frame(s): {decoder.last_error}",
                                          None, "decode_error"))
             for msg in messages:
+                if self.draining:
+                    # Shutting down: what the peer sends now is not handled (no half-done
+                    # work); the close that follows tells it to retry with the next Central.
+                    break
                 self.frames_in += 1
                 conn.last_message = time.monotonic()
                 trace("recv", msg)
@@ -236,13 +255,30 @@ class Gateway:
                 elif not conn.closing:
                     conn.check_stalled(now)
 
-    async def close(self) -> None:
+    def stop_accepting(self) -> None:
+        """Shutdown's first step: close the listener and handle no new message. Open
+        connections stay, so that the answers of what is in flight still go out."""
+        self.draining = True
         if self.server is not None:
             self.server.close()
+
+    async def close(self, timeout: float = 3.0) -> None:
+        """Finish the messages being handled (their transactions, their answers), then
+        close every connection after its output is flushed; within timeout, after which
+        the stragglers (a peer not reading, a handler still waiting) are dropped."""
+        self.stop_accepting()
+        deadline = time.monotonic() + timeout
+        while any(c.dispatching for c in self.connections) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         for conn in list(self.connections):
             conn.close("Central is shutting down")
-        if self.server is not None:
-            try:
-                await asyncio.wait_for(self.server.wait_closed(), 3.0)
-            except TimeoutError:
-                pass
+        handlers = [task for task in self._handlers if not task.done()]
+        if handlers:
+            await asyncio.wait(handlers, timeout=max(0.1, deadline - time.monotonic()))
+        for conn in list(self.connections):
+            conn.transport.abort()
+        for task in handlers:
+            if not task.done():
+                task.cancel()
+        if handlers:
+            await asyncio.wait(handlers, timeout=0.5)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import CancelledError
@@ -72,8 +73,14 @@ class KafkaBridge:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.connected = asyncio.Event()
         self._reports: deque[tuple[asyncio.Future, KafkaError | None]] = deque()
+        # Set at shutdown: the consumer takes no new batch (the one in hand is finished
+        # until _drain_deadline); the delivery thread polls on until _delivery_done, so
+        # that batch's delivery reports still arrive.
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._delivery_done = threading.Event()
+        self._drain_deadline = 0.0
+        self._consumer: threading.Thread | None = None
+        self._delivery: threading.Thread | None = None
         self.records_in = 0
         self.records_out = 0
         self.batch_retries = 0
@@ -109,24 +116,48 @@ class KafkaBridge:
     # -- lifecycle -------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop, handler: BatchHandler) -> None:
         self.loop = loop
-        for name, target in (("kafka-delivery", self._deliver_forever),
-                             ("kafka-consumer", lambda: self._consume_forever(handler))):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        # Daemon threads: one stuck in librdkafka (a broker that does not answer) must
+        # not hold the process past its shutdown budget.
+        self._delivery = threading.Thread(target=self._deliver_forever, name="kafka-delivery",
+                                          daemon=True)
+        self._consumer = threading.Thread(target=lambda: self._consume_forever(handler),
+                                          name="kafka-consumer", daemon=True)
+        self._delivery.start()
+        self._consumer.start()
 
     async def stop(self, flush_timeout: float = 5.0) -> None:
+        await self.stop_consuming(flush_timeout)
+        await self.stop_producing(flush_timeout)
+
+    async def stop_consuming(self, timeout: float) -> None:
+        """Take no new batch; finish the one being handled (effects stored, offsets
+        committed) if that takes less than timeout, else leave it uncommitted: it comes
+        again after a restart, and its effects are idempotent."""
+        if not self.connected.is_set():
+            timeout = 0.1  # never reached the broker: no batch in hand, nothing to wait for
+        self._drain_deadline = time.monotonic() + timeout
         self._stopping.set()
-        for thread in self._threads:
-            await asyncio.to_thread(thread.join, flush_timeout + 5)
-        left = await asyncio.to_thread(self.producer.flush, flush_timeout)
+        if self._consumer is not None:
+            await asyncio.to_thread(self._consumer.join, timeout + 0.5)
+            if self._consumer.is_alive():
+                log("warning", f"kafka: the consumer did not stop within {timeout:g} s "
+                               "(the broker is slow or away); what it did not commit comes "
+                               "again after a restart")
+
+    async def stop_producing(self, timeout: float) -> None:
+        """Deliver what was produced (up to timeout), settle the reports, stop polling."""
+        self._stopping.set()
+        self._delivery_done.set()
+        if self._delivery is not None:  # one thread polls the producer at a time
+            await asyncio.to_thread(self._delivery.join, 1.0)
+        left = await asyncio.to_thread(self.producer.flush, max(0.0, timeout))
         self._hand_over()
         if left:
             log("warning", f"kafka: {left} record(s) not delivered at shutdown")
 
     # -- threads ----------------------------------------------------------------
     def _deliver_forever(self) -> None:
-        while not self._stopping.is_set():
+        while not self._delivery_done.is_set():
             self.producer.poll(0.05)
             self._hand_over()
 
@@ -205,9 +236,9 @@ class KafkaBridge:
                     done.result(timeout=0.5)
                     return True
                 except TimeoutError:
-                    if self._stopping.is_set():
-                        # Shutting down: nothing of this batch is committed, so it comes
-                        # again after a restart and its effects are idempotent.
+                    if self._stopping.is_set() and time.monotonic() >= self._drain_deadline:
+                        # Shutting down and out of time: nothing of this batch is
+                        # committed, so it comes again after a restart (idempotent).
                         done.cancel()
                         return False
                 except CancelledError:  # the loop is shutting down: nothing was committed

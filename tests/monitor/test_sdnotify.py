@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from evharness.procs import wait_until
-from evmonitor.sdnotify import Notifier
+from evhost.sdnotify import Notifier
 from evwire import types as t
 
 

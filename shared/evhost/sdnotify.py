@@ -1,20 +1,23 @@
 """sd_notify(3) with the standard library: READY=1, WATCHDOG=1, STOPPING=1, STATUS=...
 
-systemd passes $NOTIFY_SOCKET: a filesystem path, or an abstract-namespace
-name written with a leading '@'. Without it (not under systemd) every call
-is a no-op. Errors never reach the caller: supervision must not crash the
-service it supervises.
+Host code both systemd services use (the Monitor on the Pi, Central at the hub):
+no libsystemd, nothing to install. systemd passes $NOTIFY_SOCKET: a filesystem
+path, or an abstract-namespace name written with a leading '@'. Without it (not
+under systemd) every call is a no-op. Errors never reach the caller:
+supervision must not crash the service it supervises.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+from collections.abc import Mapping
 
 from evwire.trace import log
 
 
 class Notifier:
-    def __init__(self, environ: dict[str, str] | None = None):
+    def __init__(self, environ: Mapping[str, str] | None = None):
         env = os.environ if environ is None else environ
         address = env.get("NOTIFY_SOCKET", "")
         if address.startswith("@"):
@@ -25,7 +28,7 @@ class Notifier:
         self._warned = False
 
     @staticmethod
-    def _watchdog_interval(env: dict[str, str]) -> float | None:
+    def _watchdog_interval(env: Mapping[str, str]) -> float | None:
         """Seconds between WATCHDOG=1 pings (half of WatchdogSec), or None if not asked."""
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
@@ -66,6 +69,17 @@ class Notifier:
 
     def stopping(self) -> bool:
         return self.notify("STOPPING=1")
+
+    async def ping_watchdog(self) -> None:
+        """WATCHDOG=1 every watchdog_interval until cancelled (returns at once if systemd
+        asked for no watchdog). Run it as a task of the service's own event loop: a
+        wedged loop stops the pings, and systemd restarts the service after WatchdogSec."""
+        interval = self.watchdog_interval
+        if not interval:
+            return
+        while True:
+            self.watchdog()
+            await asyncio.sleep(interval)
 
     def close(self) -> None:
         if self._sock is not None:
