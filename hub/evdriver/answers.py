@@ -2,22 +2,23 @@
 from __future__ import annotations
 
 import evwire
-from evdriver.errors import RequestFailed
+from evdriver.errors import Refused, RequestFailed
 from evwire import types as t
 
 
 def check_answer(answer: dict, expected_type: str) -> dict:
-    """Return a successful answer of `expected_type`; RequestFailed naming why not."""
+    """Return a successful answer of `expected_type`; Refused when Central said no,
+    RequestFailed when its answer makes no sense, each naming why."""
     try:
         evwire.validate(answer)
     except evwire.ValidationError as exc:
         raise RequestFailed(f"Central sent an invalid answer ({exc})") from exc
     if answer["type"] == t.ERROR_RESPONSE:
-        raise RequestFailed(answer.get("message") or answer["error"])
+        raise Refused(answer.get("message") or answer["error"])
     if answer["type"] != expected_type:
         raise RequestFailed(f"Central answered {answer['type']} instead of {expected_type}")
     if answer.get("status", t.SUCCESS) != t.SUCCESS:
-        raise RequestFailed(refusal_text(answer))
+        raise Refused(refusal_text(answer))
     return answer
 
 

@@ -1,8 +1,11 @@
 """evcharge driver: the EV driver's client (list, charge, stop, history, run, watch).
 
-Exit codes: 0 ok; 1 request refused or failed; 2 usage; 3 Central (socket and
-Kafka) unreachable, or Kafka when a session must be followed; 4 connection
-lost mid-session; 130 interrupted. See docs/DRIVER.md.
+Exit codes (evhost.cliout): 0 ok; 1 failed (the charge point could not start, a
+service of `run` failed); 2 usage; 3 unreachable (Central, also mid-session, or
+Kafka when a session must be followed); 4 Central refused; 5 config (secret,
+CA, Kafka config, state dir, services file); 130 interrupted. Errors are raised
+as cliout's typed errors: hub/evcharge/cli.py prints the one line. See
+docs/DRIVER.md.
 """
 from __future__ import annotations
 
@@ -15,16 +18,19 @@ import sys
 import traceback
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from evdriver.commands import cmd_charge, cmd_history, cmd_list, cmd_stop, cmd_watch
 from evdriver.context import DriverContext, Settings
-from evdriver.errors import EXIT_FAILED, EXIT_USAGE, DriverExit, Interrupted, UsageError
+from evdriver.errors import ConfigProblem, DriverExit, Interrupted
 from evdriver.logsink import kafka_logger, open_log
-from evdriver.render import JsonOutput, TextOutput
+from evdriver.render import JsonOutput, TextOutput, clean
 from evdriver.services import read_services, run_services
 from evdriver.session import Limits
 from evdriver.tickets import default_state_dir
 from evhost.cliargs import count, non_negative, positive
+from evhost.cliout import EXIT_USAGE, Parser, error_line
+from evhost.logsetup import ENV_LOG_FORMAT, ENV_LOG_LEVEL, FORMATS, LEVELS, env_choice
 from evhost.secretfile import SecretFileError, check_secret, read_secret_file
 from evhost.tlsclient import TLSClientError, client_context
 from evkafka import properties
@@ -49,7 +55,13 @@ COMMANDS = {
 }
 
 
+class DriverParser(Parser):
+    """cliout.Parser whose subcommands' errors also read `evcharge driver: error: ...`
+    (argparse would name the subparser: `evcharge driver charge: error: ...`)."""
 
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, error_line("driver", message) + "\n")
 
 
 def add_connection_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
@@ -86,6 +98,16 @@ def add_connection_options(parser: argparse.ArgumentParser, defaults: bool) -> N
     parser.add_argument("-v", "--verbose", action="store_true", default=d(False),
                         help="log lines (every message in and out) on stderr instead of the "
                              "log file in the state directory")
+    # The shared logging options (evhost.logsetup), with this parser's before/after-the-
+    # command defaults: no --log-level means $EVCHARGE_LOG_LEVEL, else debug with
+    # --verbose and info in the log file.
+    parser.add_argument("--log-level", choices=LEVELS,
+                        default=d(env_choice(ENV_LOG_LEVEL, LEVELS, "") or None),
+                        help=f"least severe line logged (default: ${ENV_LOG_LEVEL}, else info; "
+                             "debug with --verbose)")
+    parser.add_argument("--log-format", choices=FORMATS,
+                        default=d(env_choice(ENV_LOG_FORMAT, FORMATS, "text")),
+                        help="text: journald lines '<N>tier: text'; json: one object per line")
 
 
 def add_limits(parser: argparse.ArgumentParser) -> None:
@@ -95,10 +117,11 @@ def add_limits(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = DriverParser(
         prog="evcharge driver", description="The EV driver's client.",
-        epilog="exit codes: 0 ok, 1 refused/failed, 2 usage, 3 Central (and Kafka) "
-               "unreachable, 4 connection lost mid-session, 130 interrupted")
+        epilog="exit codes: 0 ok, 1 failed, 2 usage, 3 Central (or Kafka) unreachable, "
+               "4 refused by Central, 5 config (secret, CA, state dir, services file), "
+               "130 interrupted")
     add_connection_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -150,26 +173,26 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def driver_secret(args: argparse.Namespace) -> str:
-    """The secret from --secret-file, else $EVCHARGE_DRIVER_SECRET; UsageError if neither."""
+    """The secret from --secret-file, else $EVCHARGE_DRIVER_SECRET; ConfigProblem if neither."""
     try:
         if args.secret_file:
             return read_secret_file(args.secret_file)
         if os.environ.get(ENV_SECRET) is not None:
             return check_secret(os.environ[ENV_SECRET], f"${ENV_SECRET}")
     except SecretFileError as exc:
-        raise UsageError(f"error: {exc}") from None
-    raise UsageError(f"error: the driver's secret is needed: --secret-file F (mode 0600) or "
-                     f"${ENV_SECRET} (`evcharge central add-driver` made it)")
+        raise ConfigProblem(str(exc)) from None
+    raise ConfigProblem(f"the driver's secret is needed: --secret-file F (mode 0600) or "
+                        f"${ENV_SECRET} (`evcharge central add-driver` made it)")
 
 
 def security_from(args: argparse.Namespace) -> ssl.SSLContext | None:
-    """--kafka-config into every Kafka client; the TLS context of --ca. UsageError if bad."""
+    """--kafka-config into every Kafka client; the TLS context of --ca. ConfigProblem if bad."""
     try:
         if args.kafka_config:
             use_security(properties.load(args.kafka_config))
         return client_context(args.ca) if args.ca else None
     except (TLSClientError, KafkaConfigError) as exc:
-        raise UsageError(f"error: {exc}") from None
+        raise ConfigProblem(str(exc)) from None
 
 
 def settings_from(args: argparse.Namespace, secret: str = "") -> Settings:
@@ -185,6 +208,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one driver command; failures leave as cliout's typed errors, which
+    hub/evcharge/cli.py prints as `evcharge driver: error: ...` with their code."""
     os.umask(0o077)  # the ticket book, lock and log in the state dir: this user's only
     try:
         args = parse(list(sys.argv[1:] if argv is None else argv))
@@ -192,16 +217,13 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     output = JsonOutput() if args.json else TextOutput()
     signal.signal(signal.SIGTERM, _terminate)
-    try:
-        settings = settings_from(args, driver_secret(args))
-    except DriverExit as exc:
-        output.error(str(exc), exc.exit_code)
-        return exc.exit_code
     ctx = None
     try:
+        settings = settings_from(args, driver_secret(args))
         cps = read_services(args.file) if args.command == "run" else []
         ctx = DriverContext(settings, output, kafka_logger())
-        open_log(settings.state_dir, settings.driver_id, args.verbose)
+        open_log(settings.state_dir, settings.driver_id, args.verbose, args.log_level,
+                 args.log_format)
         if args.command == "run":
             ctx.open(needs_events=True)
             return run_services(ctx, cps, Limits(args.kwh, args.minutes), args.pause)
@@ -209,16 +231,20 @@ def main(argv: list[str] | None = None) -> int:
         ctx.open(needs_events)
         return command(ctx, args)
     except DriverExit as exc:
-        output.error(str(exc), exc.exit_code)
-        return exc.exit_code
+        # Central's words may carry control characters: none reach the terminal.
+        exc.args = (clean(str(exc)),)
+        output.error(str(exc), exc.exit_code)  # the JSON error object; the live view ends
+        raise
     except KeyboardInterrupt:
-        output.error("interrupted", Interrupted.exit_code)
-        return Interrupted.exit_code
+        stopped = Interrupted("interrupted")
+        output.error(str(stopped), stopped.exit_code)
+        raise stopped from None
     except Exception as exc:  # the last boundary: one line for the user, details in the log
         trace.log("error", traceback.format_exc())
-        output.error(f"internal error: {exc.__class__.__name__}: {exc}", EXIT_FAILED)
-        return EXIT_FAILED
+        failed = DriverExit(f"internal error: {exc.__class__.__name__}: {exc}")
+        output.error(str(failed), failed.exit_code)
+        raise failed from None
     finally:
         if ctx is not None:
             ctx.close()
-
+        output.close()

@@ -1,7 +1,7 @@
 """The driver's commands: list, charge, stop, history, watch (run: services.py).
 
 Each takes the opened DriverContext and the parsed arguments and returns the
-exit code; failures raise DriverExit subclasses (errors.py).
+exit code; failures raise the typed errors of errors.py (evhost.cliout's).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 from evdriver.answers import check_answer
 from evdriver.context import DriverContext
-from evdriver.errors import EXIT_OK, RequestFailed
+from evdriver.errors import EXIT_OK, Refused, RequestFailed
 from evdriver.session import Limits, SessionFollower, charge_once
 from evwire import make_timestamped
 from evwire import types as t
@@ -30,9 +30,10 @@ def cmd_list(ctx: DriverContext, args: argparse.Namespace) -> int:
 def cmd_charge(ctx: DriverContext, args: argparse.Namespace) -> int:
     result = charge_once(ctx, args.cp_id, Limits(args.kwh, args.minutes))
     if not result.ok:
-        # A ticket means Central accepted and the charge point failed to start.
-        raise RequestFailed(f"{args.cp_id}: {result.refusal}" if result.ticket
-                            else f"{args.cp_id}: refused: {result.refusal}")
+        if result.refused:  # Central said no: nothing was started
+            raise Refused(f"{args.cp_id}: refused: {result.refusal}")
+        # Accepted, but the charge point failed to start (its ticket was shown).
+        raise RequestFailed(f"{args.cp_id}: {result.refusal}")
     ctx.output.result({"result": "ok", **result.as_dict()})
     return EXIT_OK
 

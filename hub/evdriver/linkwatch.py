@@ -1,5 +1,5 @@
 """Notices when the links a running session depends on go down, and gives up
-(ConnectionLost, exit 4) only when they stay down for the whole grace period
+(ConnectionLost, exit 3: unreachable) only when they stay down for the whole grace period
 with no event arriving. Reports the seed's two local events to the follower:
 `connection_lost` (Central's socket closed and could not be reopened) and
 `connection_error` (the Kafka broker cannot be reached); `restored` when

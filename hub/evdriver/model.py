@@ -18,6 +18,10 @@ REASON_TEXT = {
 }
 
 
+# Sessions that ended before the car took any energy: no charging time to show.
+NEVER_CHARGED = (t.REASON_NO_VEHICLE, t.REASON_START_FAILED)
+
+
 def describe_reason(reason: str | None) -> str:
     if not reason:
         return "finished"
@@ -32,8 +36,22 @@ class Progress:
     rate_kw: float
     cost: float
     elapsed_s: float
-    progress: int | None
+    progress: int | None  # % of the driver's own target (--kwh or --minutes); None: no target
     limit_kw: float | None = None  # the site's share for this CP; None: not load managed
+
+
+def target_percent(energy_kwh: float, charging_s: float, kwh: float | None,
+                   minutes: float | None) -> int | None:
+    """How far towards the target the driver asked for: --kwh by energy, --minutes
+    by charging time. No target, no percentage (a battery size is not known)."""
+    if kwh is not None:
+        share = energy_kwh / kwh
+    elif minutes is not None:
+        share = charging_s / (minutes * 60)
+    else:
+        return None
+    # Rounded before truncating: 0.15 / 0.2 is 0.7499999... in floating point, not 75 %.
+    return max(0, min(100, int(round(share * 100, 6))))
 
 
 @dataclass
@@ -48,12 +66,21 @@ class Ticket:
 
     @classmethod
     def from_completion(cls, msg: dict, local_duration_s: float | None = None) -> Ticket:
-        """Build from a charge_completion; duration from the message when it says."""
+        """Build from a charge_completion. The duration is the charging time, counted
+        from the moment charging started (the car plugged in and the relay closed),
+        as the live view counts it: the Engine's duration_s (from plug-in) first,
+        else the time this driver saw the session charge, else Central's
+        started_at..timestamp. A session that never charged has none (None)."""
         duration = msg.get("duration_s")
-        if duration is None and msg.get("started_at") and msg.get("timestamp"):
-            duration = max(0, msg["timestamp"] - msg["started_at"])
         if duration is None:
             duration = local_duration_s
+        if duration is None and msg.get("started_at") and msg.get("timestamp"):
+            duration = max(0, msg["timestamp"] - msg["started_at"])
+        # The Engine reports no meter stop for a session still waiting for its car.
+        never_charged = msg.get("reason") in NEVER_CHARGED or (
+            "meter_stop_kwh" in msg and msg["meter_stop_kwh"] is None)
+        if never_charged and not float(msg["energy_consumed_kwh"]):
+            duration = None
         return cls(session_id=msg["session_id"], cp_id=msg["cp_id"],
                    energy_kwh=float(msg["energy_consumed_kwh"]), cost=float(msg["total_cost"]),
                    duration_s=duration, reason=msg.get("reason") or "",
@@ -72,6 +99,7 @@ class ServiceResult:
     ticket: Ticket | None = None
     refusal: str = ""
     interrupted: bool = False
+    refused: bool = False  # Central said no (rather than the charge point failing)
 
     def as_dict(self) -> dict:
         out = {"cp_id": self.cp_id, "ok": self.ok, "refusal": self.refusal or None,

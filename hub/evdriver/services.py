@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from evdriver.context import DriverContext
-from evdriver.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DriverExit, UsageError
+from evdriver.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigProblem, DriverExit
 from evdriver.model import ServiceResult
 from evdriver.session import Limits, charge_once
 
@@ -24,20 +24,20 @@ def read_services(path: Path) -> list[str]:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise UsageError(f"cannot read services file {path}: {exc.strerror}") from exc
+        raise ConfigProblem(f"cannot read services file {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
-        raise UsageError(f"services file {path} is not text") from exc
+        raise ConfigProblem(f"services file {path} is not text") from exc
     cps = []
     for number, line in enumerate(text.splitlines(), 1):
         entry = line.split("#", 1)[0].strip()
         if not entry:
             continue
         if not CP_ID.match(entry):
-            raise UsageError(f"{path}, line {number}: '{entry}' is not a charge point id "
+            raise ConfigProblem(f"{path}, line {number}: '{entry}' is not a charge point id "
                              "(one id per line)")
         cps.append(entry)
     if not cps:
-        raise UsageError(f"services file {path} names no charge point")
+        raise ConfigProblem(f"services file {path} names no charge point")
     return cps
 
 

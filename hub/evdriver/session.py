@@ -9,16 +9,20 @@ from dataclasses import dataclass
 
 from evdriver.answers import check_answer
 from evdriver.context import DriverContext
-from evdriver.errors import Interrupted, RequestFailed, Unreachable
+from evdriver.errors import Interrupted, Refused, RequestFailed, Unreachable
 from evdriver.events import EVENT_TYPES
 from evdriver.interrupts import InterruptWatch
 from evdriver.linkwatch import LinkWatch
-from evdriver.model import Progress, ServiceResult, Ticket, describe_reason
+from evdriver.model import Progress, ServiceResult, Ticket, describe_reason, target_percent
 from evwire import make_timestamped
 from evwire import types as t
 from evwire.dispatch import Dispatcher
 
 STOP_RETRY_S = 2.0
+# After a fault the Engine often ends the session at once (its ticket follows the
+# status within a second); only a ticket still missing after this long is one that
+# waits for the charge point to recover, and only then is the driver told so.
+FAULT_TICKET_GRACE_S = 2.0
 TICKET_LATER = "its ticket will be shown the next time the driver starts"
 
 
@@ -40,6 +44,8 @@ def charge_once(ctx: DriverContext, cp_id: str, limits: Limits) -> ServiceResult
         answer = check_answer(ctx.request(request), t.CHARGE_REQUEST_RESPONSE)
         if not answer.get("session_id"):
             raise RequestFailed("Central accepted the request but sent no session id")
+    except Refused as exc:
+        return ServiceResult(cp_id, ok=False, refusal=str(exc), refused=True)
     except RequestFailed as exc:
         return ServiceResult(cp_id, ok=False, refusal=str(exc))
     price = answer.get("price_per_kwh")
@@ -64,12 +70,14 @@ class SessionFollower:
         self.cp_id = cp_id
         self.session_id = session_id
         self.limits = limits
-        self.started = time.monotonic()
+        # Charging time counts from the first sample: the moment charging started
+        # (the same origin as the Engine's ticket duration), not from authorisation.
+        self.charging_since: float | None = None
         self.energy = self.rate = self.cost = 0.0
-        self.percent: int | None = None
         self.limit_kw: float | None = None  # the site share Central gives this CP (issue 22)
         self.last_status = ""
         self.charging_seen = False
+        self.faulted_at: float | None = None  # a fault whose ticket has not come yet
         self.ticket: Ticket | None = None
         self.stop_wanted = self.stop_sent = stop_already_sent
         self.last_stop_try = 0.0
@@ -90,6 +98,7 @@ class SessionFollower:
                     if self.ticket is not None:
                         break
                 self._check_time_limit()
+                self._say_if_ticket_waits_for_recovery()
                 self._send_stop_if_wanted()
                 self._on_signals(interrupts)
                 links.check()
@@ -103,22 +112,26 @@ class SessionFollower:
             return  # a late sample of an earlier session
         if not self.charging_seen:
             self.charging_seen = True
+            self.charging_since = time.monotonic()
             self.ctx.output.status("charging", self.cp_id, self.session_id, "charging")
         self.energy = float(msg["energy_consumed_kwh"])
         self.rate = float(msg["charging_rate"])
         self.cost = float(msg["total_cost"])
-        self.ctx.output.progress(Progress(self.session_id, self.cp_id, self.energy, self.rate,
-                                          self.cost, round(self.elapsed(), 1), self.percent,
-                                          self.limit_kw))
+        if msg.get("limit_kw") is not None:  # the sample's own limit: this tick's, not the last
+            self.limit_kw = float(msg["limit_kw"])
+        self._show_progress()
         if self.limits.kwh is not None and self.energy >= self.limits.kwh:
             self._want_stop(f"target of {self.limits.kwh:g} kWh reached")
 
     def charging_status_update(self, msg: dict) -> None:
         if msg["session_id"] != self.session_id:
             return
-        self.percent = msg["progress"]
-        if msg.get("limit_kw") is not None:
+        # msg["progress"] is Central's share of a nominal 50 kWh battery: not shown, the
+        # view's percentage is of the driver's own target (model.target_percent).
+        if msg.get("limit_kw") is not None and float(msg["limit_kw"]) != self.limit_kw:
             self.limit_kw = float(msg["limit_kw"])
+            if self.charging_seen:
+                self._show_progress()  # the view shows the state after this update at once
         status = msg["status"]
         if status == self.last_status:
             return
@@ -126,12 +139,14 @@ class SessionFollower:
         detail = f": {msg['message']}" if msg.get("message") else ""
         if status == "charging":
             if previous == "faulted":
+                self.faulted_at = None
                 self.ctx.output.status("recovered", self.cp_id, self.session_id,
                                        "the charge point recovered: charging again")
             return  # otherwise the live line shows it
         if status == "faulted":
-            text = (f"the charge point reported a fault{detail}; the session is interrupted "
-                    "and the ticket follows when the charge point recovers")
+            # Whether the ticket waits for recovery is said only once it is late.
+            self.faulted_at = time.monotonic()
+            text = f"the charge point reported a fault{detail}"
         elif status == "failed":
             text = f"the charge point could not start charging{detail}"
         elif status == "stopped_by_operator":
@@ -147,8 +162,9 @@ class SessionFollower:
         if msg["session_id"] != self.session_id:
             self.ctx.show_ticket(msg, away=True)  # an earlier session ended meanwhile
             return
-        shown = self.ctx.show_ticket(msg, local_duration_s=round(self.elapsed(), 1))
-        self.ticket = shown or Ticket.from_completion(msg, round(self.elapsed(), 1))
+        charged = round(self.elapsed(), 1) if self.charging_seen else None
+        shown = self.ctx.show_ticket(msg, local_duration_s=charged)
+        self.ticket = shown or Ticket.from_completion(msg, charged)
 
     def charge_completion_notification(self, msg: dict) -> None:
         self.charge_completion(msg)
@@ -173,7 +189,25 @@ class SessionFollower:
 
     # -- stopping --------------------------------------------------------
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        """Charging time so far: 0 until the first sample."""
+        if self.charging_since is None:
+            return 0.0
+        return time.monotonic() - self.charging_since
+
+    def _show_progress(self) -> None:
+        charging_s = self.elapsed()
+        percent = target_percent(self.energy, charging_s, self.limits.kwh, self.limits.minutes)
+        self.ctx.output.progress(Progress(self.session_id, self.cp_id, self.energy, self.rate,
+                                          self.cost, round(charging_s, 1), percent,
+                                          self.limit_kw))
+
+    def _say_if_ticket_waits_for_recovery(self) -> None:
+        if self.faulted_at is None or time.monotonic() - self.faulted_at < FAULT_TICKET_GRACE_S:
+            return
+        self.faulted_at = None
+        self.ctx.output.status("interrupted", self.cp_id, self.session_id,
+                               "the session is interrupted: its ticket follows when the "
+                               "charge point recovers")
 
     def _check_time_limit(self) -> None:
         if self.limits.minutes is not None and self.elapsed() >= self.limits.minutes * 60:
@@ -200,7 +234,7 @@ class SessionFollower:
         self.stop_sent = True
         try:
             check_answer(answer, t.STOP_CHARGING_RESPONSE)
-        except RequestFailed as exc:
+        except (Refused, RequestFailed) as exc:  # e.g. the car finished meanwhile
             self.ctx.output.notice(f"Central did not stop the session ({exc}); "
                                    "waiting for the ticket")
 
@@ -218,3 +252,5 @@ class SessionFollower:
             self._send_stop_if_wanted()
         else:
             self.ctx.output.notice("charging goes on")
+            if self.charging_seen:
+                self._show_progress()  # the state now, not the one before the question

@@ -5,7 +5,7 @@ so the link only reads while it waits for an answer. alive() notices a peer
 that closed (Central killed or restarted) without sending anything.
 
 Every connection starts with auth_request (driver_id and the MAC keyed with
-the driver's secret); a refusal ends the command (RequestFailed, exit 1): it
+the driver's secret); a refusal ends the command (Refused, exit 4): it
 is not a reason to try Kafka, where the same secret signs the requests.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 import evwire
-from evdriver.errors import LinkDown, RequestFailed
+from evdriver.errors import CentralRefusedConnection, ConfigProblem, LinkDown, Refused
 from evhost.tlsclient import TLSClientError, wrap
 from evwire import types as t
 from evwire.auth import make_driver_auth_request
@@ -57,8 +57,12 @@ class SocketLink:
         try:
             self.sock = socket.create_connection((self.host, self.port),
                                                  timeout=min(self.timeout, 3.0))
-        except OSError as exc:
-            raise LinkDown(f"cannot connect to Central at {self.address} ({_reason(exc)})") from exc
+        except ConnectionRefusedError as exc:
+            # Nothing listens there: Central is down. Said at once, not after a timeout.
+            raise CentralRefusedConnection(f"cannot reach Central at {self.address} "
+                                           f"({_reason(exc)})") from exc
+        except OSError as exc:  # silent (timeout) or no route: Kafka may still reach it
+            raise LinkDown(f"cannot reach Central at {self.address} ({_reason(exc)})") from exc
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls is not None:
             self._start_tls(self.sock)
@@ -66,25 +70,25 @@ class SocketLink:
         self._authenticate()
 
     def _start_tls(self, sock: socket.socket) -> None:
-        """Verified TLS over sock. A refused certificate ends the command (RequestFailed:
+        """Verified TLS over sock. A refused certificate ends the command (ConfigProblem:
         not a reason to try Kafka or to retry); a handshake cut short is LinkDown."""
         try:
             self.sock = wrap(sock, self.tls, self.host)
         except TLSClientError as exc:
             self.sock = None
             if exc.refused:
-                raise RequestFailed(str(exc)) from None
+                raise ConfigProblem(str(exc)) from None
             raise LinkDown(str(exc)) from None
 
     def _authenticate(self) -> None:
-        """auth_request first; RequestFailed if Central refuses (wrong secret, unknown id)."""
+        """auth_request first; Refused if Central refuses (wrong secret, unknown id)."""
         creds = self.credentials
         answer = self.request(make_driver_auth_request(creds.driver_id, creds.secret))
         if answer.get("type") == t.AUTH_RESPONSE and answer.get("status") == t.SUCCESS:
             return
         self.close()
         why = answer.get("message") or answer.get("error") or answer.get("reason") or "refused"
-        raise RequestFailed(f"Central refused driver {creds.driver_id}: {why}")
+        raise Refused(f"Central refused driver {creds.driver_id}: {why}")
 
     def alive(self) -> bool:
         """True while connected and the peer has not closed its end."""
@@ -152,4 +156,6 @@ class SocketLink:
 
 
 def _reason(exc: OSError) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer: timed out"
     return exc.strerror or exc.__class__.__name__

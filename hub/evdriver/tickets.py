@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from evdriver.errors import UsageError
+from evdriver.errors import ConfigProblem
 
 KEEP_SESSION_IDS = 1000
 
@@ -30,9 +30,9 @@ def prepare_state_dir(state_dir: Path) -> Path:
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot use state directory {state_dir}: {exc.strerror}") from exc
+        raise ConfigProblem(f"cannot use state directory {state_dir}: {exc.strerror}") from exc
     if not os.access(state_dir, os.W_OK):
-        raise UsageError(f"cannot use state directory {state_dir}: not writable")
+        raise ConfigProblem(f"cannot use state directory {state_dir}: not writable")
     return state_dir
 
 

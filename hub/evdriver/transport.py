@@ -1,15 +1,17 @@
 """Socket first, Kafka as fallback: how every driver request reaches Central.
 
 Each request tries Central's socket (reconnecting if the last connection
-died); only when the socket cannot be reached does it go by Kafka, with one
-clear line saying so. When neither path answers the command ends with
-Unreachable (exit 3).
+died); only when the socket is silent (no answer to the connect or to the
+request) or the network to it is down does it go by Kafka, with one clear line
+saying so. A refused connection means Central is not running: the command
+ends at once with Unreachable (exit 3) instead of waiting out the timeout on
+Kafka, as it does when neither path answers.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from evdriver.errors import LinkDown, Unreachable
+from evdriver.errors import CentralRefusedConnection, LinkDown, Unreachable
 from evdriver.kafka_link import KafkaLink
 from evdriver.socket_link import SocketLink
 from evwire.trace import log
@@ -29,16 +31,16 @@ class CentralClient:
 
     def start(self) -> None:
         """Open the socket now, so the user learns at once which path is in use."""
-        self._ensure_socket()
+        self._ensure_socket(refused_is_final=True)
 
     def request(self, msg: dict) -> dict:
-        if self._ensure_socket():
+        if self._ensure_socket(refused_is_final=True):
             try:
                 return self.socket.request(msg)
             except LinkDown as first:
                 log("warning", f"{msg['type']} id={msg['message_id']}: {first}; retrying")
                 # Same message_id on the retry: Central treats it as the same request.
-                if self._ensure_socket():
+                if self._ensure_socket(refused_is_final=True):
                     try:
                         return self.socket.request(msg)
                     except LinkDown as second:
@@ -50,13 +52,20 @@ class CentralClient:
         return self.socket.alive()
 
     def reconnect_socket(self) -> bool:
-        return self._ensure_socket()
+        # Mid-session a refused socket is Central restarting: LinkWatch's grace decides.
+        return self._ensure_socket(refused_is_final=False)
 
-    def _ensure_socket(self) -> bool:
+    def _ensure_socket(self, refused_is_final: bool) -> bool:
         if self.socket.alive():
             return True
         try:
             self.socket.connect()
+        except CentralRefusedConnection as exc:
+            self.last_socket_error = str(exc)
+            if refused_is_final:
+                raise Unreachable(str(exc)) from None
+            self._switch_to_kafka()
+            return False
         except LinkDown as exc:
             self.last_socket_error = str(exc)
             self._switch_to_kafka()

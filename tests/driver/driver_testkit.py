@@ -107,3 +107,17 @@ def wait_for_ticket_record(bootstrap: str, driver_id: str, timeout: float = 30.0
         raise TimeoutError(f"no ticket for {driver_id} on driver-events within {timeout}s")
     finally:
         consumer.close()
+
+
+class SilentPeer:
+    """A TCP address that accepts connections (the kernel completes them) and never
+    answers: a hung Central as the driver sees it, as opposed to a refused port."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.listener.close()

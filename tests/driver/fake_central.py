@@ -6,7 +6,12 @@ producing charging_data / charging_status_update / charge_completion records
 to driver-events keyed by the driver id, as Central forwards an Engine's.
 
     python fake_central.py --listen HOST:PORT --kafka BOOTSTRAP --cps CP1,CP2
-        [--busy CP9] [--fault CP3] [--fail-start CP4] [--car-kwh 0.6] [--step-kwh 0.05] [--tick 0.2]
+        [--busy CP9] [--fault CP3] [--fault-ticket-after S] [--fail-start CP4]
+        [--wait-for-car S] [--car-kwh 0.6] [--step-kwh 0.05] [--tick 0.2]
+        [--no-socket | --silent-socket]
+
+--silent-socket: the socket accepts connections and never answers (a silent
+peer, after which the driver goes by Kafka); --no-socket: nothing listens.
 """
 from __future__ import annotations
 
@@ -127,6 +132,12 @@ class FakeCentral:
         if session.cp_id in a.fail_start.split(","):
             self.fail_start(session)
             return
+        if a.wait_for_car:  # authorised first, the car plugged in later
+            self.emit(session, make(t.CHARGING_STATUS_UPDATE, cp_id=session.cp_id,
+                                    session_id=session.session_id,
+                                    status="waiting_for_vehicle", progress=0))
+            time.sleep(a.wait_for_car)
+        plugged_at = time.time()
         session.status = "active"
         reason = t.REASON_EV_FULL
         faulted = False
@@ -151,7 +162,7 @@ class FakeCentral:
                 self.emit(session, make(t.CHARGING_STATUS_UPDATE, cp_id=session.cp_id,
                                         session_id=session.session_id, status="faulted",
                                         progress=0, message="engine unreachable"))
-                time.sleep(1.0)  # the Engine recovers, then sends its completion
+                time.sleep(a.fault_ticket_after)  # the Engine recovers, then sends its ticket
                 reason = t.REASON_FAULT
                 break
             if session.energy >= a.car_kwh:
@@ -164,6 +175,8 @@ class FakeCentral:
                                 energy_consumed_kwh=round(session.energy, 3),
                                 total_cost=round(session.cost, 2), reason=reason,
                                 price_per_kwh=a.price, started_at=session.started_at,
+                                # as the Engine: charging time, counted from plug-in
+                                duration_s=round(time.time() - plugged_at, 1),
                                 timestamp=int(time.time())))
         log("info", f"session {session.session_id} finished: {reason}")
 
@@ -186,6 +199,14 @@ def serve_socket(central: FakeCentral, dispatcher: Dispatcher, listener: socket.
     while True:
         conn, _addr = listener.accept()
         threading.Thread(target=serve_connection, args=(dispatcher, conn), daemon=True).start()
+
+
+def serve_silently(listener: socket.socket) -> None:
+    """Accept, read, never answer: what a hung Central looks like to the driver."""
+    held = []
+    while True:
+        conn, _addr = listener.accept()
+        held.append(conn)  # kept open: closing would tell the driver at once
 
 
 def serve_connection(dispatcher: Dispatcher, conn: socket.socket) -> None:
@@ -227,17 +248,23 @@ def main() -> int:
     parser.add_argument("--fault", default="")
     parser.add_argument("--fail-start", default="")
     parser.add_argument("--no-socket", action="store_true")
+    parser.add_argument("--silent-socket", action="store_true")
+    parser.add_argument("--fault-ticket-after", type=float, default=1.0)
+    parser.add_argument("--wait-for-car", type=float, default=0.0)
     parser.add_argument("--car-kwh", type=float, default=0.6)
     parser.add_argument("--step-kwh", type=float, default=0.05)
     parser.add_argument("--tick", type=float, default=0.2)
     parser.add_argument("--price", type=float, default=0.30)
     args = parser.parse_args()
-    configure(tier="fake-central")
+    configure(tier="fake-central", level="debug")  # trace lines: tests read what it handled
     ensure_topics(args.kafka, names.all_topics())
     central = FakeCentral(args)
     dispatcher = Dispatcher(central, DRIVER_REQUESTS)
     threading.Thread(target=serve_kafka, args=(central, dispatcher), daemon=True).start()
-    if not args.no_socket:
+    if args.silent_socket:
+        listener = socket.create_server(parse_hostport(args.listen))
+        threading.Thread(target=serve_silently, args=(listener,), daemon=True).start()
+    elif not args.no_socket:
         listener = socket.create_server(parse_hostport(args.listen))
         on_socket = Dispatcher(central, (t.AUTH_REQUEST, *DRIVER_REQUESTS))
         threading.Thread(target=serve_socket, args=(central, on_socket, listener),

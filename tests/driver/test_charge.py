@@ -63,9 +63,10 @@ def test_unknown_and_busy_charge_points_are_refused(network):
     net = network("--cps", "CP1", "--busy", "CP9")
     unknown = net.driver("D1", "charge", "CPX")
     busy = net.driver("D1", "charge", "CP9")
-    assert unknown.returncode == 1 and busy.returncode == 1
-    assert unknown.stderr.strip() == "evcharge driver: CPX: refused: unknown charge point CPX"
-    assert busy.stderr.strip() == "evcharge driver: CP9: refused: charge point CP9 is busy"
+    assert unknown.returncode == 4 and busy.returncode == 4  # refused (evhost.cliout)
+    assert unknown.stderr.strip() == ("evcharge driver: error: CPX: refused: unknown charge "
+                                      "point CPX")
+    assert busy.stderr.strip() == "evcharge driver: error: CP9: refused: charge point CP9 is busy"
     assert "Traceback" not in unknown.stderr + busy.stderr
 
 
@@ -80,14 +81,60 @@ def test_sigint_without_a_terminal_stops_without_asking(network):
     assert tickets_in(log) == 1 and "stopped on request" in log
 
 
+FOLLOWS = "CP3: the session is interrupted: its ticket follows when the charge point recovers"
+
+
 def test_faulted_session_waits_for_its_ticket(network):
-    net = network("--fault", "CP3", "--car-kwh", "0.4")
+    net = network("--fault", "CP3", "--car-kwh", "0.4", "--fault-ticket-after", "4")
     result = net.driver("D1", "charge", "CP3")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "CP3: the charge point reported a fault: engine unreachable" in out
-    assert out.index("reported a fault") < out.index("---- ticket")
+    assert "CP3: the charge point reported a fault: engine unreachable\n" in out
+    # The ticket is late: the driver is told why it waits, before it comes.
+    assert out.index("reported a fault") < out.index(FOLLOWS) < out.index("---- ticket")
     assert "reason        the charge point failed" in out
+
+
+def test_a_fault_whose_ticket_comes_at_once_shows_the_ticket(network):
+    net = network("--fault", "CP3", "--car-kwh", "0.4", "--fault-ticket-after", "0")
+    result = net.driver("D1", "charge", "CP3")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "CP3: the charge point reported a fault: engine unreachable\n" in out
+    assert "follows" not in out  # no promise of a ticket that is already here
+    assert out.index("reported a fault") < out.index("---- ticket")
+    assert tickets_in(out) == 1 and "reason        the charge point failed" in out
+
+
+def test_progress_is_of_the_drivers_own_target(network):
+    net = network("--car-kwh", "0.25", "--step-kwh", "0.05")
+    result = net.driver("D1", "--json", "charge", "CP1", "--kwh", "0.2")
+    assert result.returncode == 0, result.stderr
+    samples = [(e["energy_kwh"], e["progress"]) for e in json_lines(result.stdout)
+               if e.get("event") == "progress"]
+    assert samples[:4] == [(0.05, 25), (0.1, 50), (0.15, 75), (0.2, 100)], samples
+    plain = net.driver("D1", "charge", "CP2", "--minutes", "0.02")  # a time target
+    lines = [line for line in plain.stdout.splitlines() if " kWh " in line]
+    assert lines and all(line.endswith("%") for line in lines), lines
+    untargeted = net.driver("D1", "charge", "CP3")
+    lines = [line for line in untargeted.stdout.splitlines() if " kWh " in line]
+    # No target: energy and power, no percentage (and none of a nominal battery).
+    assert lines and not any("%" in line for line in lines), lines
+    assert lines[-1].split()[1:6] == ["CP3", "0.250", "kWh", "11.00", "kW"]
+
+
+def test_authorise_then_plug_shows_one_duration_from_charging_start(network):
+    # Central authorises, the car is plugged in 3 s later, charges ~1 s.
+    net = network("--wait-for-car", "3", "--car-kwh", "0.25")
+    result = net.driver("D1", "--json", "charge", "CP1")
+    assert result.returncode == 0, result.stderr
+    events = json_lines(result.stdout)
+    assert any(e.get("event") == "waiting_for_vehicle" for e in events)
+    elapsed = [e["elapsed_s"] for e in events if e.get("event") == "progress"]
+    ticket = next(e for e in events if e.get("event") == "ticket")
+    assert elapsed[0] < 1, elapsed  # counted from charging start, not from authorisation
+    assert abs(ticket["duration_s"] - elapsed[-1]) < 1.5, (ticket, elapsed)
+    assert ticket["duration_s"] < 3
 
 
 def test_stop_command_from_another_process(network):
@@ -112,7 +159,7 @@ def test_stop_command_follows_to_the_ticket_when_nobody_else_does(network):
     assert tickets_in(stop.stdout) == 1 and "stopped on request" in stop.stdout
     again = net.driver("D1", "stop")
     assert again.returncode == 1
-    assert again.stderr.strip() == "evcharge driver: you have no running session"
+    assert again.stderr.strip() == "evcharge driver: error: you have no running session"
 
 
 def test_history_lists_my_sessions_with_energy_and_cost(network):
@@ -132,4 +179,4 @@ def test_a_start_that_fails_at_the_charge_point_is_a_failure(network):
     assert result.returncode == 1
     assert "CP4: the charge point could not start charging: relay did not close" in result.stdout
     assert tickets_in(result.stdout) == 1 and "energy        0.000 kWh" in result.stdout
-    assert result.stderr.strip() == "evcharge driver: CP4: the charge point could not start"
+    assert result.stderr.strip() == "evcharge driver: error: CP4: the charge point could not start"

@@ -78,7 +78,7 @@ def test_a_driver_sees_stops_and_charges_only_as_itself(real_network):
     as_d1 = net.driver_argv("D1", "history")
     as_d1[as_d1.index("--secret-file") + 1] = str(net.secret_file("D2"))
     impostor = subprocess.run(as_d1, capture_output=True, text=True, timeout=60)
-    assert impostor.returncode == 1 and "refused driver D1" in impostor.stderr
+    assert impostor.returncode == 4 and "refused driver D1" in impostor.stderr
 
     # What the CLI never sends: requests naming another driver on D2's connection.
     d2 = _as(net, "D2")
@@ -108,19 +108,20 @@ def test_wrong_missing_or_unknown_credentials_are_refused_alike(real_network):
     argv = net.driver_argv("D1", "list")
     argv[argv.index("--secret-file") + 1] = str(wrong)
     refused = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1, refused.stderr
-    assert "Central refused driver D1: authentication failed" in refused.stderr
+    assert refused.returncode == 4, refused.stderr  # Central refused (evhost.cliout)
+    assert refused.stderr.startswith("evcharge driver: error: Central refused driver D1: "
+                                     "authentication failed")
 
     argv.remove("--secret-file")
     argv.remove(str(wrong))
     missing = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert missing.returncode == 2 and "EVCHARGE_DRIVER_SECRET" in missing.stderr
+    assert missing.returncode == 5 and "EVCHARGE_DRIVER_SECRET" in missing.stderr  # config
     assert "Traceback" not in missing.stderr + refused.stderr
 
     wrong.chmod(0o644)  # a secret others may read is not used
     argv += ["--secret-file", str(wrong)]
     loose = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert loose.returncode == 2 and "chmod 600" in loose.stderr
+    assert loose.returncode == 5 and "chmod 600" in loose.stderr
 
     # Unknown driver and wrong secret: the same reply, word for word.
     replies = []
@@ -204,7 +205,7 @@ def test_provisioning_prints_a_generated_secret_once_and_rotation_replaces_it(re
     new.chmod(0o644)
     loose = subprocess.run([*central, "set-driver-secret", "D9", "--db", net.db,
                             "--secret-file", str(new)], capture_output=True, text=True)
-    assert loose.returncode == 1 and "chmod 600" in loose.stderr
+    assert loose.returncode == 5 and "chmod 600" in loose.stderr  # config (cliout)
     assert driver_with(old).returncode == 0, "a refused rotation changes nothing"
     new.chmod(0o600)
     rotated = subprocess.run([*central, "set-driver-secret", "D9", "--db", net.db,
@@ -212,8 +213,8 @@ def test_provisioning_prints_a_generated_secret_once_and_rotation_replaces_it(re
     assert rotated.returncode == 0, rotated.stderr
     assert "the-new-secret" not in rotated.stdout  # a secret from a file is never printed
     stale = driver_with(old)
-    assert stale.returncode == 1 and "refused driver D9" in stale.stderr
+    assert stale.returncode == 4 and "refused driver D9" in stale.stderr
     assert driver_with("the-new-secret").returncode == 0
     unknown = subprocess.run([*central, "set-driver-secret", "D404", "--db", net.db],
                              capture_output=True, text=True)
-    assert unknown.returncode == 1 and "unknown driver D404" in unknown.stderr
+    assert unknown.returncode == 4 and "unknown driver D404" in unknown.stderr  # refused

@@ -53,9 +53,9 @@ def test_target_stop_early_busy_and_unknown(charge_points):
     target = net.start_driver("D1", "charge", "CP1", "--kwh", "0.3")
     target.wait_event(lambda e: e.get("event") == "progress", timeout=60, what="live data")
     busy = net.driver("D2", "charge", "CP1")
-    assert busy.returncode == 1 and "CP1: refused:" in busy.stderr
+    assert busy.returncode == 4 and "CP1: refused:" in busy.stderr
     unknown = net.driver("D2", "charge", "CP9")
-    assert unknown.returncode == 1 and "CP9: refused:" in unknown.stderr
+    assert unknown.returncode == 4 and "CP9: refused:" in unknown.stderr
     assert target.wait(90) == 0
     ticket = tickets_of(target.events())
     assert len(ticket) == 1 and ticket[0]["reason"] == "stopped"

@@ -27,14 +27,17 @@ def test_a_location_with_escapes_is_shown_without_them():
     assert "refused: [2J]0;ownedbusy\n" in shown  # the carriage return is dropped
 
 
-def test_the_live_line_keeps_its_own_control_sequences_only():
+def test_the_live_view_keeps_its_own_control_sequences_only():
     from evdriver.model import Progress
 
     term = Terminal()
     text = TextOutput(term, io.StringIO())
+    assert text.live  # rich drew for a terminal
     fields = {name: 0 for name in Progress.__dataclass_fields__}
-    fields.update(cp_id=f"CP1{ESCAPES}", progress=50)
+    fields.update(cp_id=f"CP1{ESCAPES}[bold]", progress=50)
     text.progress(Progress(**fields))
+    text.close()
     shown = term.getvalue()
-    assert shown.startswith("\rCP1[2J]0;owned ") and shown.endswith("\x1b[K")
-    assert shown.count("\x1b") == 1  # only the line's own erase-to-end
+    assert "CP1[2J]0;owned[bold] " in shown  # the planted text, inert (markup off too)
+    assert "\x07" not in shown and "\x1b]" not in shown and "\x1b[2J" not in shown
+    assert " 50%" in shown

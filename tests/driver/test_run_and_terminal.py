@@ -100,3 +100,38 @@ def test_second_ctrl_c_at_the_question_means_yes(network, terminal):
     term.wait_for("---- ticket")
     assert term.popen.wait(20) == 0
     assert "stopped on request" in term.read_available()
+
+
+def test_a_pipe_gets_plain_lines_exactly(network):
+    """Not a terminal (stdout is a pipe): no rich drawing, no escape sequences."""
+    net = network("--cps", "CP1,CP2", "--busy", "CP9", "--car-kwh", "0.1")
+    listed = net.driver("D1", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == (
+        "ID   LOCATION  STATUS     EUR/kWh  MAX kW\n"
+        "---  --------  ---------  -------  ------\n"
+        "CP1  Street 1  AVAILABLE     0.30    22.0\n"
+        "CP2  Street 2  AVAILABLE     0.30    22.0\n"
+        "CP9  Street 3  CHARGING      0.30    22.0\n")
+    charged = net.driver("D1", "charge", "CP1", "--kwh", "0.1")
+    assert charged.returncode == 0, charged.stderr
+    samples = [line.split(" ", 1)[1] for line in charged.stdout.splitlines()
+               if " kWh " in line]  # after the clock time
+    assert samples[:2] == [
+        "CP1    0.050 kWh   11.00 kW      0.01 EUR  00:00:00  50%",
+        "CP1    0.100 kWh   11.00 kW      0.03 EUR  00:00:00  100%"], samples
+    assert "\x1b" not in listed.stdout + charged.stdout and "\r" not in charged.stdout
+
+
+def test_a_terminal_gets_the_live_view_and_tables(network, terminal):
+    net = network("--car-kwh", "5", "--step-kwh", "0.05")
+    term = terminal(net.driver_argv("D1", "charge", "CP1", "--kwh", "0.3"))
+    out = term.wait_for("---- ticket")
+    assert term.popen.wait(20) == 0
+    assert "100%" in out and " 50%" in out  # the bar's percentage of the 0.3 kWh target
+    assert "\u2501" in out  # rich's bar, drawn in place (cursor movements)
+    assert "\x1b[" in out and "0.300 kWh" in out
+    table = terminal(net.driver_argv("D1", "list"))
+    shown = table.wait_for("CP3")
+    assert table.popen.wait(20) == 0
+    assert "LOCATION" in shown and "\u2500" in shown  # rich's table rule

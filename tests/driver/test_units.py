@@ -8,9 +8,9 @@ import pytest
 
 from evdriver.answers import check_answer
 from evdriver.cli import build_parser
-from evdriver.errors import RequestFailed, UsageError
-from evdriver.model import Ticket
-from evdriver.render import JsonOutput, TextOutput, clock, progress_bar, table
+from evdriver.errors import ConfigProblem, Refused, RequestFailed
+from evdriver.model import Progress, Ticket, target_percent
+from evdriver.render import JsonOutput, TextOutput, clock, table
 from evdriver.services import read_services
 from evdriver.tickets import KEEP_SESSION_IDS, DriverLock, TicketBook
 from evwire import make
@@ -61,7 +61,7 @@ def test_services_file_ignores_blanks_and_comments(tmp_path):
 def test_services_file_that_is_not_text(tmp_path):
     path = tmp_path / "s.bin"
     path.write_bytes(b"\xff\xfe\x00CP1")
-    with pytest.raises(UsageError, match="is not text"):
+    with pytest.raises(ConfigProblem, match="is not text"):
         read_services(path)
 
 
@@ -86,22 +86,54 @@ def test_check_answer_accepts_success():
      "Central answered available_cps_response instead of stop_charging_response"),
 ])
 def test_check_answer_names_the_problem(answer, text):
-    with pytest.raises(RequestFailed, match=text.replace("(", r"\(").replace(")", r"\)")):
+    pattern = text.replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises((Refused, RequestFailed), match=pattern):
         check_answer(answer, t.STOP_CHARGING_RESPONSE)
 
 
-def test_ticket_duration_from_the_message_or_the_clock():
+def test_ticket_duration_is_charging_time():
     base = {"cp_id": "CP1", "session_id": "s", "energy_consumed_kwh": 1.5, "total_cost": 0.45}
+    # The Engine's (from plug-in), else what the driver saw charge, else Central's clock.
     assert Ticket.from_completion({**base, "duration_s": 90}, 5).duration_s == 90
     assert Ticket.from_completion({**base, "started_at": 100, "timestamp": 160}, 5) \
+        .duration_s == 5
+    assert Ticket.from_completion({**base, "started_at": 100, "timestamp": 160}) \
         .duration_s == 60
-    assert Ticket.from_completion(base, 5).duration_s == 5
+    # Never charged (no car in time, waiting when stopped): no duration at all.
+    none = {**base, "energy_consumed_kwh": 0.0, "total_cost": 0.0, "duration_s": 20}
+    assert Ticket.from_completion({**none, "reason": t.REASON_NO_VEHICLE}).duration_s is None
+    assert Ticket.from_completion({**none, "meter_stop_kwh": None}).duration_s is None
+
+
+def test_progress_percent_is_of_the_drivers_target_only():
+    assert target_percent(0.15, 9, kwh=0.2, minutes=None) == 75
+    assert target_percent(3.0, 30, kwh=None, minutes=2) == 25
+    assert target_percent(9.0, 999, kwh=2, minutes=None) == 100
+    assert target_percent(30.0, 60, kwh=None, minutes=None) is None  # no target, no %
+
+
+def test_a_status_update_shows_its_state_at_once():
+    """The view after an update shows the state after it (not one tick behind)."""
+    from types import SimpleNamespace
+
+    from evdriver.session import Limits, SessionFollower
+
+    shown: list[Progress] = []
+    output = SimpleNamespace(progress=shown.append, status=lambda *a: None)
+    ctx = SimpleNamespace(stream=object(), client=object(), output=output)
+    follower = SessionFollower(ctx, "CP1", "s1", Limits(kwh=1.0))
+    follower.charging_data({"session_id": "s1", "energy_consumed_kwh": 0.5,
+                            "charging_rate": 11.0, "total_cost": 0.15})
+    follower.charging_status_update({"session_id": "s1", "status": "charging",
+                                     "progress": 1, "limit_kw": 0.0})
+    assert [(p.limit_kw, p.progress) for p in shown] == [(None, 50), (0.0, 50)]
+    follower.charging_data({"session_id": "s1", "energy_consumed_kwh": 0.6, "limit_kw": 7.0,
+                            "charging_rate": 7.0, "total_cost": 0.18})
+    assert (shown[-1].limit_kw, shown[-1].progress) == (7.0, 60)  # the sample's own
 
 
 def test_text_rendering():
     assert clock(3725) == "01:02:05" and clock(None) == "-"
-    assert progress_bar(50) == "[##########----------]  50%"
-    assert progress_bar(None).endswith("-")
     assert table(["A", "BB"], [["x", "1"], ["yyy", "22"]], right={1}).splitlines() == [
         "A    BB", "---  --", "x     1", "yyy  22"]
     out = io.StringIO()

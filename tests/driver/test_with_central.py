@@ -2,7 +2,7 @@
 telemetry to the real broker as Engines would)."""
 from __future__ import annotations
 
-from driver_testkit import json_lines, tickets_in, wait_for_ticket_record
+from driver_testkit import SilentPeer, json_lines, tickets_in, wait_for_ticket_record
 
 from evharness.procs import free_port, wait_until
 
@@ -32,9 +32,9 @@ def test_kwh_target_busy_and_unknown(real_network):
     first = net.start_driver("D1", "--json", "charge", "CP1", "--kwh", "1.5")
     wait_until(lambda: '"progress"' in first.log(), timeout=20, what="live data")
     busy = net.driver("D2", "charge", "CP1")
-    assert busy.returncode == 1 and "CP1: refused:" in busy.stderr
+    assert busy.returncode == 4 and "CP1: refused:" in busy.stderr
     unknown = net.driver("D2", "charge", "CPX")
-    assert unknown.returncode == 1 and "CPX: refused:" in unknown.stderr
+    assert unknown.returncode == 4 and "CPX: refused:" in unknown.stderr
     assert first.popen.wait(30) == 0, first.log()
     events = json_lines("\n".join(line for line in first.log().splitlines()
                                   if line.startswith("{")))
@@ -52,11 +52,20 @@ def test_stop_command_and_kafka_fallback(real_network):
     assert charging.popen.wait(30) == 0
     assert tickets_in(charging.log()) == 1 and "stopped on request" in charging.log()
 
-    closed = f"127.0.0.1:{free_port()}"  # Central's socket "down": requests go by Kafka
-    listed = net.driver("D1", "list", central=closed)
+    silent = SilentPeer()  # Central's socket silent (not refused): requests go by Kafka
+    try:
+        listed = net.driver("D1", "list", "--timeout", "2", central=silent.address)
+    finally:
+        silent.close()
     assert listed.returncode == 0, listed.stderr
     assert "Central's socket is unreachable: using Kafka" in listed.stdout
     assert "CP1 street" in listed.stdout
+
+    closed = f"127.0.0.1:{free_port()}"  # refused: no Central there, said at once
+    refused = net.driver("D1", "list", central=closed)
+    assert refused.returncode == 3
+    assert refused.stderr == (f"evcharge driver: error: cannot reach Central at {closed} "
+                              "(Connection refused)\n")
 
 
 def test_killed_driver_gets_its_ticket_once_from_central(real_network):
