@@ -123,8 +123,11 @@ def test_key_menu_on_a_terminal(procs, tmp_path, runtime):
 
         os.write(master, b"p\n")
         health_is("vehicle_connected", True)
+        # The status line a key prints shows the key's effect, not the tick before it.
+        wait_until(lambda: "CP1 OK | idle | vehicle plugged in" in proc.log(), timeout=10)
         os.write(master, b"k\n")
         health_is("fault_type", "simulated_fault")
+        wait_until(lambda: "CP1 KO (simulated_fault)" in proc.log(), timeout=10)
         assert probe.start("S1")["status"] == "failure"
         os.write(master, b"o\n")
         health_is("engine_status", "OK")

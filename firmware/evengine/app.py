@@ -87,7 +87,7 @@ class EngineApp:
         if IS_MICROPYTHON:
             gc.collect()
             log("info", "heap in use at start: %d bytes" % gc.mem_alloc())
-        log("info", "ready %s" % ready_text(self.link))
+        trace.announce("ready %s" % ready_text(self.link))  # whatever --log-level
         if self.menu is not None:
             self.menu.start()
         last_tick = ticks_ms() - self.tick_ms
@@ -146,7 +146,8 @@ class EngineApp:
         if result == "quit":
             self.running = False
         elif result == "changed":
-            self.tick(ticks_ms())
+            self.tick(ticks_ms())  # applies the key's change...
+            self.menu.show_status()  # ...so the status line shows it
         if not self.menu.open:
             self.menu = None
 

@@ -50,7 +50,8 @@ class KeyMenu:
         self.out(HELP)
 
     def service(self):
-        """Read one key; returns "quit", "changed" (run a tick now), or None."""
+        """Read one key; returns "quit", "changed" (run a tick now, then show_status:
+        the status line must show the change, not the state before it), or None."""
         key = self.stream.read(1)
         if not key:
             self.open = False  # stdin closed: the Engine runs on without a menu
@@ -62,9 +63,12 @@ class KeyMenu:
         if key in "\r\n ":
             return None
         result = self.handle(key)
-        if result != "quit" and self.typing is None:
-            self.out(self.status_line())
+        if result is None and self.typing is None:
+            self.show_status()
         return result
+
+    def show_status(self):
+        self.out(self.status_line())
 
     def handle(self, key):
         if key == "q":

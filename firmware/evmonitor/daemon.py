@@ -15,16 +15,16 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from evhost.sdnotify import Notifier
 from evmonitor.central_link import CentralLink
 from evmonitor.config import MonitorConfig
 from evmonitor.engine_link import EngineLink
 from evmonitor.kafka_out import KafkaForwarder
 from evmonitor.outbox import Outbox, OutboxError
 from evmonitor.panel import run_panel
-from evmonitor.sdnotify import Notifier
 from evmonitor.station import Station
 from evmonitor.status import ENGINE_UNKNOWN
-from evwire.trace import log
+from evwire.trace import announce, log
 
 HOUSEKEEPING_S = 0.2
 
@@ -45,8 +45,10 @@ class MonitorDaemon:
 
     def request_stop(self, why: str = "") -> None:
         if not self._stop.is_set():
-            log("info", f"stopping{': ' + why if why else ''}")
+            # The event first: a log line that cannot be written (stderr a closed
+            # pipe) must never keep SIGTERM from stopping the Monitor.
             self._stop.set()
+            log("info", f"stopping{': ' + why if why else ''}")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
@@ -126,9 +128,9 @@ class MonitorDaemon:
         self._spawn(self.central_link.run(), "central link")
         self.notifier.ready(self._status_text())
         kafka = cfg.kafka or "none"
-        log("info", f"ready: {cfg.cp_id} engine {self.engine_link.where} central "
-                    f"{self.central_link.where} kafka {kafka} outbox {cfg.outbox} "
-                    f"({self.outbox.depth} waiting)")
+        announce(f"ready: {cfg.cp_id} engine {self.engine_link.where} central "  # any level
+                 f"{self.central_link.where} kafka {kafka} outbox {cfg.outbox} "
+                 f"({self.outbox.depth} waiting)")
 
     async def _housekeeping(self) -> None:
         while True:

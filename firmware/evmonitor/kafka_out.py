@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 
 from confluent_kafka import KafkaError, KafkaException
@@ -34,6 +35,13 @@ BUSY_POLL_S = 0.01
 IDLE_POLL_S = 0.5
 TOPIC_RETRY_S = 1.0
 TOPIC_TIMEOUT_S = 3.0
+# The broker counts as connected only while it answers: a delivery report or a
+# metadata round-trip within STALE_S. An open socket proves nothing (a frozen or
+# wedged broker keeps its connections open and librdkafka reports no error for a
+# minute). With nothing delivered lately a metadata probe asks every PROBE_EVERY_S.
+STALE_S = 6.0
+PROBE_EVERY_S = 2.0
+PROBE_TIMEOUT_S = 2.0
 
 
 class KafkaForwarder:
@@ -48,7 +56,10 @@ class KafkaForwarder:
         self.sent_upto = 0  # highest seq handed to the producer (in flight or delivered)
         self.in_flight = 0
         self.delivered = 0
-        self.state = "waiting for broker"
+        self.state = "waiting for broker"  # what librdkafka last said (see link_state)
+        self.last_answer: float | None = None  # monotonic: last delivery or metadata answer
+        self._probing = False
+        self._last_probe = 0.0
         self._confirmed: list[int] = []  # appended by delivery callbacks
         self._retry: deque[Row] = deque()
         self._wake = asyncio.Event()
@@ -71,6 +82,7 @@ class KafkaForwarder:
         while True:
             self._producer.poll(0)
             self._settle()
+            self._maybe_probe()
             self._produce_more()
             self._wake.clear()
             idle = self.in_flight == 0 and not self._retry
@@ -78,6 +90,39 @@ class KafkaForwarder:
                 await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S if idle else BUSY_POLL_S)
             except TimeoutError:
                 pass
+
+    def connected(self) -> bool:
+        """The broker answered (delivery or metadata) within STALE_S."""
+        return self.last_answer is not None and time.monotonic() - self.last_answer <= STALE_S
+
+    def link_state(self) -> str:
+        """The Kafka link as the panel shows it, from the broker's answers."""
+        if self.connected():
+            return "connected"
+        if self.last_answer is None or self.state not in ("connected", "error"):
+            return f"not connected ({self.state})"
+        # Fixed text, not a counter: a panel piped to a file prints only changes.
+        return f"NOT connected: no answer from the broker for over {STALE_S:g} s"
+
+    def _maybe_probe(self) -> None:
+        now = time.monotonic()
+        if self._probing or now - self._last_probe < PROBE_EVERY_S:
+            return
+        if self.last_answer is not None and now - self.last_answer < PROBE_EVERY_S:
+            return  # deliveries are answering already
+        self._probing = True
+        self._last_probe = now
+        # A daemon thread: list_topics blocks up to its timeout on a silent broker.
+        threading.Thread(target=self._probe, daemon=True, name="kafka probe").start()
+
+    def _probe(self) -> None:
+        try:
+            self._producer.list_topics(self.topic, timeout=PROBE_TIMEOUT_S)
+            self.last_answer = time.monotonic()
+        except Exception:  # any failure is the absence of an answer, which is the point
+            pass
+        finally:
+            self._probing = False
 
     async def _wait_for_topic(self) -> None:
         """Create the topic if missing; the broker may be down for a long time (records wait)."""
@@ -108,6 +153,7 @@ class KafkaForwarder:
                               replication_factor=1)], operation_timeout=TOPIC_TIMEOUT_S)
                 for future in futures.values():
                     future.result(TOPIC_TIMEOUT_S)
+            self.last_answer = time.monotonic()
         except KafkaException as exc:
             if "already exists" not in str(exc) and "TOPIC_ALREADY_EXISTS" not in str(exc):
                 error = str(exc)  # Central (or another Monitor) may have just created it
@@ -131,6 +177,7 @@ class KafkaForwarder:
         # Called from poll()/flush(), possibly on the flush thread: only record the outcome.
         if err is None:
             self._confirmed.append(row.seq)
+            self.last_answer = time.monotonic()
         else:
             self._retry.append(row)
             log("warning", f"Kafka refused {row.kind} id={row.message_id}: {err.str()}; "

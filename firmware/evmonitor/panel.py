@@ -6,12 +6,13 @@ prints a new block only when something changed, so it stays readable.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
 from evmonitor.status import ENGINE_FAULTED, ENGINE_HEALTHY
-from evwire.trace import printable
+from evwire.trace import log, printable
 
 if TYPE_CHECKING:  # the daemon imports this module: no import cycle at run time
     from evmonitor.daemon import MonitorDaemon
@@ -41,7 +42,7 @@ def render(daemon: MonitorDaemon) -> str:
     if forwarder is None:
         lines.append("Kafka     (not configured)         telemetry kept in the outbox")
     else:
-        lines.append(f"Kafka     {forwarder.bootstrap:<24} {forwarder.state}, "
+        lines.append(f"Kafka     {forwarder.bootstrap:<24} {forwarder.link_state()}, "
                      f"{forwarder.in_flight} in flight, {forwarder.delivered} delivered")
     lines.append(f"CP status {cp.status}" + (" (stopped by operator)"
                                              if cp.operator_stopped else ""))
@@ -63,16 +64,34 @@ def render(daemon: MonitorDaemon) -> str:
     return "\n".join(printable(line) for line in lines) + "\n"
 
 
+def silence(out: TextIO) -> None:
+    """Point a closed output at /dev/null: Python's own flush at exit would
+    otherwise fail on it again (a traceback and exit status 120)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, out.fileno())
+        os.close(null)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 async def run_panel(daemon: MonitorDaemon, out: TextIO = sys.stdout) -> None:
     live = out.isatty()
     previous = ""
     while True:
         text = render(daemon)
-        if live:
-            out.write(CLEAR + text + time.strftime("\n%H:%M:%S\n"))
-            out.flush()
-        elif text != previous:
-            out.write(text + "\n")
-            out.flush()
+        try:
+            if live:
+                out.write(CLEAR + text + time.strftime("\n%H:%M:%S\n"))
+                out.flush()
+            elif text != previous:
+                out.write(text + "\n")
+                out.flush()
+        except (OSError, ValueError) as exc:
+            # The reader went away (`| less` quit, a closed terminal): the panel is
+            # only a view, the charge point goes on without it.
+            silence(out)
+            log("warning", f"panel stopped: its output is closed ({exc}); the Monitor goes on")
+            return
         previous = text
         await asyncio.sleep(REFRESH_S)

@@ -66,7 +66,8 @@ def sim_control(cp_dir: Path) -> Path:
 
 def sim_hw(cp: CpSpec, cp_dir: Path, timers: Timers) -> list[str]:
     args = ["sim-hw", "--link", str(meter_link(cp_dir)), "--control", str(sim_control(cp_dir)),
-            "--power-kw", _num(cp.power_kw), "--battery-kwh", _num(cp.battery_kwh),
+            "--power-kw", _num(cp.power_kw), "--car-max-kw", _num(cp.car_max_kw),
+            "--battery-kwh", _num(cp.battery_kwh),
             "--soc", _num(cp.soc), "--time-scale", _num(timers.time_scale)]
     if not cp.plugged:
         args.append("--unplugged")

@@ -11,32 +11,43 @@ measured (exit 0 on PASS, 1 on FAIL), then stops everything with SIGTERM.
 from __future__ import annotations
 
 import argparse
+import os
+import select
+import shlex
+import shutil
 import signal
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from evharness import billing
 from evharness.central_client import CommandRefused
-from evharness.narrative import Narrator
+from evharness.narrative import Narrator, OutputClosed
 from evharness.network import Network, NetworkError
-from evharness.procs import wait_until
+from evharness.procs import bin_path, wait_until
 from evharness.scenario import DemoRun, Plan
 from evharness.spec import CpSpec, NetworkSpec, Timers
 from evharness.summary import report
+from evhost.logsetup import ENV_LOG_FORMAT, ENV_LOG_LEVEL, add_log_options, setup_logging
 from evkafka.broker import parse_hostport
 
 DRIVERS = ["D1", "D2"]
 CP_POWERS_KW = [11.0, 7.4, 22.0]
+CAR_MAX_KW = 22.0  # the simulated car's own limit at every CP
 MAX_CPS = 9
 OCPP_CP = "WB1"  # the demo's OCPP wallbox (--ocpp)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 class Stop(Exception):
-    """SIGTERM or SIGINT asked the demo to stop."""
+    """SIGTERM, SIGINT or SIGHUP (the terminal closed) asked the demo to stop."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ocpp", action="store_true",
                    help=f"add a commercial OCPP 1.6J wallbox ({OCPP_CP}, simulated) beside the "
                         "MicroPython charge points (docs/OCPP.md)")
+    add_log_options(p)  # for every process of the network; the story stays on stdout
     return p
 
 
@@ -87,8 +99,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def network_spec(args: argparse.Namespace, workdir: Path) -> NetworkSpec:
-    cps = [CpSpec(f"CP{i + 1}", location=f"Plaza Mayor, bay {i + 1}",
-                  power_kw=CP_POWERS_KW[i % len(CP_POWERS_KW)]) for i in range(args.cps)]
+    # Central's MAX KW (max_kw) is what the CP delivers to the demo's car: the CP's
+    # own limit, which the car (CAR_MAX_KW) never undercuts. A CP registered at 22 kW
+    # charging at 11 contradicted the live kW the story shows.
+    powers = [CP_POWERS_KW[i % len(CP_POWERS_KW)] for i in range(args.cps)]
+    cps = [CpSpec(f"CP{i + 1}", location=f"Plaza Mayor, bay {i + 1}", power_kw=power,
+                  car_max_kw=CAR_MAX_KW, max_kw=min(power, CAR_MAX_KW))
+           for i, power in enumerate(powers)]
     # On a shared broker a fresh topic prefix keeps earlier runs' records out.
     namespace = f"demo{uuid.uuid4().hex[:8]}." if args.kafka else ""
     return NetworkSpec(workdir, cps=cps, drivers=list(DRIVERS), runtime=args.runtime,
@@ -96,19 +113,27 @@ def network_spec(args: argparse.Namespace, workdir: Path) -> NetworkSpec:
                        timers=Timers(time_scale=args.time_scale), http=True)
 
 
+def evcharge_command() -> str:
+    """`evcharge` as the user must type it: the bare name only when the shell finds this
+    very script on PATH (an activated venv), else its absolute path (works anywhere)."""
+    path = bin_path("evcharge")
+    return "evcharge" if shutil.which("evcharge") == path else shlex.quote(path)
+
+
 def explore_help(net: Network) -> str:
     ns = net.spec.kafka_namespace
     env = f"EVCHARGE_KAFKA_NAMESPACE={ns} " if ns else ""
     cp1 = net.spec.cps[0].cp_id
     d1 = f"--id D1 --secret-file {net.spec.driver_secret_file('D1')}"
+    ev = evcharge_command()
     return "\n".join([
         "The network keeps running. Explore it from another terminal:",
-        f"  evcharge admin --central {net.central_address} "
+        f"  {ev} admin --central {net.central_address} "
         f"--admin-token-file {net.spec.admin_token_file} list --watch",
-        f"  {env}evcharge driver {d1} --central {net.central_address} --kafka {net.kafka} list",
-        f"  {env}evcharge driver {d1} --central {net.central_address} --kafka {net.kafka} "
+        f"  {env}{ev} driver {d1} --central {net.central_address} --kafka {net.kafka} list",
+        f"  {env}{ev} driver {d1} --central {net.central_address} --kafka {net.kafka} "
         f"charge {cp1} --kwh 1",
-        f"  evcharge sim-hw --control {net.control_path(cp1)} --send unplug   (the car leaves)",
+        f"  {ev} sim-hw --control {net.control_path(cp1)} --send unplug   (the car leaves)",
         f"  web console: {net.http_url} (admin token in {net.spec.admin_token_file}); "
         f"driver page: {net.http_url}driver (D1's secret in "
         f"{net.spec.driver_secret_file('D1')})",
@@ -161,13 +186,41 @@ def tell(net: Network, say: Narrator, args: argparse.Namespace) -> bool:
     return report(say, sessions, DRIVERS, checks, story.driver_problems())
 
 
-def wait_for_stop() -> None:
-    while True:
-        time.sleep(3600)
+def output_closed(stream: TextIO) -> bool:
+    """True when the stream is a pipe whose reader has gone (poll says POLLERR)."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), 0)  # 0: only error and hang-up events
+        return bool(poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def wait_for_stop(stream: TextIO = sys.stdout) -> None:
+    """Until a signal raises Stop; a closed output (`| tee` ended by the same Ctrl-C)
+    stops the network too, even when no signal reaches the demo."""
+    while not output_closed(stream):
+        time.sleep(1.0)
+    raise OutputClosed()
+
+
+_signalled: list[int] = []
 
 
 def _raise_stop(signum: int, frame: object) -> None:
-    raise Stop()
+    # Once: a second signal (SIGHUP then SIGTERM when a terminal closes) must not
+    # interrupt the handler of the first before the shutdown has begun.
+    if not _signalled:
+        _signalled.append(signum)
+        raise Stop()
+
+
+def quietly(say: Callable[..., None], *args: str) -> None:
+    """A line that may find stdout closed: the shutdown goes on regardless."""
+    try:
+        say(*args)
+    except OutputClosed:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,30 +229,39 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="evcharge-demo-"))
+    # Through the environment every program reads (evhost.logsetup, the Engine's runner,
+    # the Monitor's config), so each process the harness starts logs alike.
+    os.environ[ENV_LOG_LEVEL], os.environ[ENV_LOG_FORMAT] = args.log_level, args.log_format
+    setup_logging(args, "evcharge-demo")
     say = Narrator()
     net = Network(network_spec(args, workdir))
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_stop)
     code = EXIT_FAILED
+    finished = False
     try:
         code = EXIT_OK if tell(net, say, args) else EXIT_FAILED
+        finished = True
         if args.keep:
             say.plain()
             say.plain(explore_help(net))
             wait_for_stop()
     except Stop:
-        say.say("stopping on request")
-        code = code if args.keep else EXIT_INTERRUPTED
+        quietly(say.say, "stopping on request")
+        code = code if finished else EXIT_INTERRUPTED
+    except OutputClosed:  # nobody reads the story any more: stop, do not orphan the network
+        code = code if finished else EXIT_INTERRUPTED
     except (NetworkError, CommandRefused, TimeoutError, OSError) as exc:
-        say.say(f"evcharge demo: {exc}", "fail")
+        quietly(say.say, f"evcharge demo: {exc}", "fail")
         code = EXIT_FAILED
     finally:
-        # A second Ctrl-C must not cut the shutdown short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        say.say("stopping every process (SIGTERM)")
+        # A second Ctrl-C (or the SIGHUP of a closing terminal) must not cut the
+        # shutdown short.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        quietly(say.say, "stopping every process (SIGTERM)")
         net.close()
-        say.say(f"stopped; logs and databases kept in {workdir}")
+        quietly(say.say, f"stopped; logs and databases kept in {workdir}")
     return code
 
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from evharness.procs import Proc, ProcessGroup, wait_until
+from evharness.procs import Proc, ProcessGroup, die_with_parent, wait_until
 
 
 class DriverRun:
@@ -32,7 +32,8 @@ class DriverRun:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
         with open(events_path, "ab") as out, open(log_path, "ab") as err:
             popen = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                     env=full_env, cwd=str(cwd), start_new_session=True)
+                                     env=full_env, cwd=str(cwd), start_new_session=True,
+                                     preexec_fn=die_with_parent())
         proc = Proc(name, popen, log_path)
         group.procs.append(proc)  # so the group stops it with the rest
         return cls(proc, events_path)

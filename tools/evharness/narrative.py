@@ -23,6 +23,21 @@ COLOURS = {
 }
 
 
+class OutputClosed(Exception):
+    """The demo's stdout went away (the reader of its pipe, e.g. `| tee`, ended)."""
+
+
+def silence(stream: TextIO) -> None:
+    """Point a closed stream's descriptor at /dev/null, so nothing written later (nor
+    Python's own flush at exit) fails on it again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 def use_colour(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
@@ -33,6 +48,7 @@ class Narrator:
         self.colour = use_colour(stream) if colour is None else colour
         self.started = time.monotonic()
         self._last_progress: dict[str, float] = {}
+        self.closed = False
 
     def paint(self, text: str, style: str) -> str:
         code = COLOURS.get(style)
@@ -41,10 +57,22 @@ class Narrator:
     def say(self, text: str, style: str | None = None) -> None:
         stamp = f"[{time.monotonic() - self.started:6.1f}s]"
         body = self.paint(text, style) if style else text
-        print(f"{self.paint(stamp, 'dim')} {body}", file=self.stream, flush=True)
+        self._write(f"{self.paint(stamp, 'dim')} {body}")
 
     def plain(self, text: str = "") -> None:
-        print(text, file=self.stream, flush=True)
+        self._write(text)
+
+    def _write(self, line: str) -> None:
+        """One line; a closed output raises OutputClosed once (the demo then stops its
+        network), later lines are dropped: the shutdown must not fail on them."""
+        if self.closed:
+            return
+        try:
+            print(line, file=self.stream, flush=True)
+        except (OSError, ValueError):
+            self.closed = True
+            silence(self.stream)
+            raise OutputClosed() from None
 
     # ----- the operator (the demo itself) --------------------------------
     def operator(self, text: str) -> None:

@@ -1,11 +1,15 @@
 """Start, watch and stop the network's processes (real processes, real sockets)."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from evhost.ports import (  # noqa: F401  (re-exported: the harness's one import line)
@@ -17,6 +21,37 @@ from evhost.ports import (  # noqa: F401  (re-exported: the harness's one import
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_prctl = _load_prctl()  # loaded here, not in the forked child
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn giving the child SIGTERM when this process dies, however it dies
+    (SIGKILL, a crash): a killed demo or test run leaves no network behind. SIGTERM,
+    not SIGKILL, so each program still stops its own children (the Engine runner its
+    micropython). Linux only; None elsewhere, and None off the main thread, because
+    the kernel sends the signal when the forking *thread* ends."""
+    if _prctl is None or threading.current_thread() is not threading.main_thread():
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1, what: str = "condition"):
@@ -95,7 +130,7 @@ class ProcessGroup:
         log_file = open(log_path, "ab")
         popen = subprocess.Popen(
             argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=stdin, env=full_env,
-            cwd=str(cwd or ROOT), start_new_session=True,
+            cwd=str(cwd or ROOT), start_new_session=True, preexec_fn=die_with_parent(),
         )
         log_file.close()
         proc = Proc(name, popen, log_path)

@@ -30,8 +30,9 @@ class Timers:
 class CpSpec:
     cp_id: str
     location: str = "Bay"
-    max_kw: float = 22.0
-    power_kw: float = 11.0      # what the simulated car draws
+    max_kw: float = 22.0        # registered at Central (add-cp, register_request): MAX KW
+    power_kw: float = 11.0      # the simulated CP's power limit (sim-hw --power-kw)
+    car_max_kw: float = 22.0    # the simulated car's own limit: it draws min(power_kw, this)
     battery_kwh: float = 60.0
     soc: float = 20.0           # state of charge at start, percent
     plugged: bool = True
