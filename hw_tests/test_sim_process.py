@@ -73,7 +73,7 @@ def test_refuses_to_replace_a_regular_file(tmp_path):
     link = tmp_path / "meter"
     link.write_text("not a link")
     result = run_cli("--link", str(link))
-    assert result.returncode == 2
+    assert result.returncode == 5  # cliout.EXIT_CONFIG: the --link path
     assert "exists and is not a symlink" in result.stderr
     assert "Traceback" not in result.stderr
     assert link.read_text() == "not a link"
@@ -82,7 +82,7 @@ def test_refuses_to_replace_a_regular_file(tmp_path):
 def test_refuses_a_control_socket_in_use(procs, tmp_path):
     sim = start_sim(procs, tmp_path)
     result = run_cli("--link", str(tmp_path / "other"), "--control", str(sim.control))
-    assert result.returncode == 2
+    assert result.returncode == 5
     assert "in use by another simulator" in result.stderr
     assert not (tmp_path / "other").exists()  # its link was not left behind
     assert sim.status()["ok"] is True
@@ -91,7 +91,7 @@ def test_refuses_a_control_socket_in_use(procs, tmp_path):
 def test_refuses_an_overlong_control_path(tmp_path):
     control = tmp_path / ("x" * 120)
     result = run_cli("--link", str(tmp_path / "meter"), "--control", str(control))
-    assert result.returncode == 2
+    assert result.returncode == 5
     assert "control socket path is" in result.stderr and "limit is 107" in result.stderr
     assert not (tmp_path / "meter").exists()
 
@@ -119,10 +119,11 @@ def test_send_one_shot(procs, tmp_path):
     via_link = run_cli("--link", str(sim.link), "--send", "status")
     assert json.loads(via_link.stdout)["plugged"] is False
     refused = run_cli("--control", str(sim.control), "--send", "soc 101")
-    assert refused.returncode == 1
+    assert refused.returncode == 4  # the simulator answered and refused (cliout)
+    assert refused.stderr.startswith("evcharge sim-hw: error: the simulator refused")
     assert json.loads(refused.stdout) == {"ok": False, "error": "usage: soc X (must be 0..100)"}
     nobody = run_cli("--control", str(tmp_path / "nobody.ctl"), "--send", "status")
-    assert nobody.returncode == 2
+    assert nobody.returncode == 3
     assert "cannot reach simulator" in nobody.stderr and "Traceback" not in nobody.stderr
 
 

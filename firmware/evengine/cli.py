@@ -1,10 +1,12 @@
-"""`evcharge engine`: run the Engine firmware on a PC (CPython only).
+"""`evcharge engine`: run the Engine firmware on a PC, under CPython or MicroPython.
 
 Builds the firmware's JSON config from the options, writes it to the state
 directory, and runs firmware/main.py's Engine in this process (--runtime
 cpython) or under the micropython binary (--runtime micropython), forwarding
 SIGTERM and the exit code. --sim starts the virtual hardware as a child and
-stops it with the Engine. Not part of the board bundle.
+stops it with the Engine. Every option works with either runtime, except the
+GPIO/PWM ones (--relay gpio, --relay-pin, --vehicle-pin, --pilot pwm), which
+need a board's `machine` module. This runner is CPython (not in the board bundle).
 """
 from __future__ import annotations
 
@@ -21,16 +23,13 @@ import time
 from pathlib import Path
 
 from evengine.config import ConfigError, check
+from evhost.cliout import CommandError, ConfigProblem, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN_PY = ROOT / "firmware" / "main.py"
 MAX_SOCKET_PATH = 100  # sockaddr_un holds 107 bytes; keep a margin
 SIM_READY_TIMEOUT_S = 20.0
 SIM_CARD_READER_UNIT = 3  # `evcharge sim-hw` serves a card reader there
-
-
-class UsageError(Exception):
-    """A bad option; str() is the one-line message."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +41,11 @@ def _heapsize(text: str) -> str:
     if not re.fullmatch(r"[1-9][0-9]*[kKmM]?", text):
         raise argparse.ArgumentTypeError(f"heap size must look like 64k or 2M, not {text!r}")
     return text
+
+
+def parser() -> argparse.ArgumentParser:
+    """The options (for `evcharge completion`)."""
+    return build_parser()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--meter-unit", type=int, default=1, help="the meter's Modbus unit id")
     p.add_argument("--meter-baud", type=int, default=9600, help="Modbus bus speed")
     p.add_argument("--relay", choices=("modbus", "gpio"), default="modbus",
-                   help="contactor on a Modbus relay module or a GPIO pin (board)")
+                   help="contactor on a Modbus relay module or a GPIO pin (gpio: a board only)")
     p.add_argument("--relay-unit", type=int, default=2, help="the relay module's unit id")
     p.add_argument("--relay-coil", type=int, default=0, help="the contactor's coil address")
     p.add_argument("--relay-pin", type=int, help="GPIO pin of the contactor (--relay gpio)")
@@ -111,9 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the control pilot: EVSE holding register, PWM pin, or none")
     p.add_argument("--menu", choices=("auto", "on", "off"), default="auto",
                    help="the key menu (auto: when stdin is a terminal)")
-    p.add_argument("--log-level", choices=("debug", "info", "notice", "warning", "error"),
-                   default="info")
+    p.add_argument("--log-level", choices=LOG_LEVELS, default=env_log_level(),
+                   help="least severe line logged (default: $EVCHARGE_LOG_LEVEL, else info); "
+                        "debug traces every message by message_id")
     return p
+
+
+# The same option and environment variable as every other program (evhost.logsetup,
+# which this runner does not import: the firmware's contract allows it only secret
+# files and the binary's path).
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error")
+
+
+def env_log_level() -> str:
+    value = os.environ.get("EVCHARGE_LOG_LEVEL", "").strip().lower()
+    return value if value in LOG_LEVELS else "info"
 
 
 def engine_config(args: argparse.Namespace, state_dir: Path) -> dict:
@@ -163,7 +179,7 @@ def link_key(path: str | None) -> str | None:
     try:
         return read_secret_file(path)
     except SecretFileError as exc:
-        raise UsageError(f"--link-key-file: {exc}") from None
+        raise ConfigProblem(f"--link-key-file: {exc}") from None
 
 
 def write_private(path: Path, text: str) -> None:
@@ -268,22 +284,18 @@ def run_micropython(config_path: Path, heapsize: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        state_dir = Path(args.state_dir or f"~/.local/state/evcharge/engine-{args.cp_id}")
-        state_dir = state_dir.expanduser().resolve()
-        config = engine_config(args, state_dir)
-    except UsageError as exc:
-        print(f"evcharge engine: error: {exc}", file=sys.stderr)
-        return 2
+    # Typed errors (evhost.cliout) become the one `evcharge engine: error:` line in
+    # hub/evcharge/cli.py, with their exit code.
+    args = build_parser().parse_args(argv)
+    state_dir = Path(args.state_dir or f"~/.local/state/evcharge/engine-{args.cp_id}")
+    state_dir = state_dir.expanduser().resolve()
+    config = engine_config(args, state_dir)
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         config_path = state_dir / "config.json"
         write_private(config_path, json.dumps(config, indent=2) + "\n")
     except OSError as exc:
-        print(f"evcharge engine: error: cannot write to {state_dir}: {exc.strerror}",
-              file=sys.stderr)
-        return 1
+        raise ConfigProblem(f"cannot write to {state_dir}: {exc.strerror}") from None
     sim = None
     try:
         if args.sim:
@@ -292,8 +304,7 @@ def main(argv: list[str]) -> int:
             return run_micropython(config_path, args.heapsize)
         return run_cpython(config)
     except RuntimeError as exc:
-        print(f"evcharge engine: error: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc)) from None
     finally:
         if sim is not None:
             stop_process(sim)

@@ -1,8 +1,9 @@
 """evcharge monitor: the charge point's Monitor daemon (Raspberry Pi, systemd).
 
 Settings come from --config FILE (TOML), then EVCHARGE_* environment
-variables, then flags; a later source wins. A bad setting is one line on
-stderr and exit status 2.
+variables, then flags; a later source wins. A bad option is one line on
+stderr and exit status 2; a bad setting or file (secret, certificate, Kafka
+config) one line and exit status 5 (evhost.cliout's codes, as every command).
 """
 from __future__ import annotations
 
@@ -12,18 +13,17 @@ import os
 import sys
 from typing import NoReturn
 
+from evhost.cliout import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_USAGE
+from evhost.logsetup import add_log_options, setup_logging
 from evkafka.client import use_security
 from evmonitor import config
 from evmonitor.daemon import MonitorDaemon
-from evwire import trace
-
-EXIT_BAD_CONFIG = 2
 
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, not argparse's usage block: it is what journald shows the operator.
-        self.exit(EXIT_BAD_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
 class RemovedSecret(argparse.Action):
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--panel", action="store_true", default=None,
                      help="live text panel on stdout")
-    out.add_argument("--log-level", choices=list(trace.LEVELS), help="stderr log level (info)")
+    add_log_options(out, defaults=False)  # config.build layers file < environment < flags
     return p
 
 
@@ -103,10 +103,10 @@ def main(argv: list[str]) -> int:
         cfg = config.build(args.config, flags)
     except config.ConfigError as exc:
         print(f"evcharge monitor: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
-    trace.configure(tier="evcharge-monitor", level=cfg.log_level)
+        return EXIT_CONFIG
+    setup_logging(cfg, "evcharge-monitor")
     use_security(cfg.kafka_security)
     try:
         return asyncio.run(MonitorDaemon(cfg).run())
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from evhost.logsetup import FORMATS
 from evwire.trace import LEVELS, log
 
 ENV_PREFIX = "EVCHARGE_"
@@ -78,6 +79,7 @@ class MonitorConfig:
     shutdown_flush: float = 3.0
     panel: bool = False
     log_level: str = "info"
+    log_format: str = "text"  # or json (evhost.logsetup)
     # Filled in by validate(): parsed addresses, TLS context, Kafka security.
     engine_endpoint: Endpoint | None = field(default=None, repr=False)
     central_endpoint: Endpoint | None = field(default=None, repr=False)
@@ -121,6 +123,9 @@ class MonitorConfig:
         if self.log_level not in LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LEVELS)}, "
                               f"got '{self.log_level}'")
+        if self.log_format not in FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(FORMATS)}, "
+                              f"got '{self.log_format}'")
         return self
 
     def reload_secret(self) -> bool:

@@ -1,7 +1,8 @@
 """`evcharge admin`: operator commands against a running Central.
 
-Exit codes: 0 done, 1 refused by Central (wrong token, unknown CP, ...),
-2 usage, 3 Central unreachable or not answering.
+Exit codes (evhost.cliout): 0 done, 2 usage, 3 Central unreachable or not answering,
+4 refused by Central (wrong token, unknown CP, ...), 5 no admin token or a bad
+token/CA file. Every failure is one line: `evcharge admin: error: ...`.
 """
 from __future__ import annotations
 
@@ -11,24 +12,23 @@ import os
 import sys
 import time
 
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
+
 from evcentral.admin_client import AdminClient, CentralUnreachable, NoReply, TLSRefused
-from evcentral.admin_view import (
-    audit_table,
-    cps_table,
-    dead_letters_table,
-    sessions_table,
-    sites_table,
-)
+from evcentral.admin_view import plain, rich_table, view_of
 from evhost.cliargs import count
+from evhost.cliout import ConfigProblem, Parser, Refused, Unreachable, UsageError
+from evhost.logsetup import add_log_options, setup_logging
 from evhost.secretfile import SecretFileError, check_secret, read_secret_file
 from evhost.tlsclient import TLSClientError, client_context
 from evkafka.broker import parse_hostport
 from evwire.trace import printable
 
 ENV_ADMIN_TOKEN = "EVCHARGE_ADMIN_TOKEN"
-EXIT_REFUSED = 1
-EXIT_UNREACHABLE = 3
 WATCH_INTERVAL_S = 1.0
+HOW_TO_GIVE_TOKEN = f"use --admin-token-file PATH (mode 0600) or ${ENV_ADMIN_TOKEN}"
 
 # subcommand -> (manual_command, positional field or None)
 SUBCOMMANDS = {
@@ -68,8 +68,8 @@ def _output_flags(p: argparse.ArgumentParser, default) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="evcharge admin", description=__doc__, allow_abbrev=False,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="evcharge admin", description=__doc__, allow_abbrev=False,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--central", required=True, metavar="HOST:PORT", help="Central's address")
     p.add_argument("--ca", metavar="PEM",
                    help="speak TLS to Central and verify its certificate against this CA")
@@ -80,12 +80,14 @@ def parser() -> argparse.ArgumentParser:
                    instead=f"--admin-token-file PATH or ${ENV_ADMIN_TOKEN}")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer")
     _output_flags(p, False)
+    add_log_options(p, formats=False)  # its lines go to a terminal: text only
     sub = p.add_subparsers(dest="action", required=True, metavar="COMMAND")
     helps = {"list": "charge points and their live sessions",
              "sites": "each site's power limit, live total and its CPs' shares",
              "sessions": "recent sessions",
              "stop": "take a CP out of service", "resume": "put a CP back in service",
-             "stop-all": "stop every CP", "resume-all": "resume every CP",
+             "stop-all": "stop every CP in service",
+             "resume-all": "resume the CPs stop-all stopped (not those stopped on their own)",
              "close-session": "finalise a session whose CP never came back",
              "dead-letters": "Kafka records Central set aside, and why",
              "audit": "admin actions and failed authentications, oldest first"}
@@ -94,7 +96,9 @@ def parser() -> argparse.ArgumentParser:
         if field:
             sp.add_argument(field, metavar=field.upper().replace("_ID", ""))
         if name in ("stop", "stop-all"):
-            sp.add_argument("--reason", help="shown to drivers and in the list")
+            sp.add_argument("--reason", help="shown to drivers and in the list (default: the "
+                                             "CP's current reason, else 'stopped by the "
+                                             "operator')")
         if name == "audit":
             sp.add_argument("--limit", type=count, default=50,
                             help="the newest N entries (default %(default)s, at most 1000)")
@@ -102,101 +106,130 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def render(action: str, reply: dict, colour: bool) -> str:
-    data = reply.get("data")
-    if action == "list" and isinstance(data, list):
-        return cps_table(data, colour)
-    if action == "sites" and isinstance(data, list):
-        return sites_table(data)
-    if action == "sessions" and isinstance(data, list):
-        return sessions_table(data)
-    if action == "dead-letters" and isinstance(data, list):
-        return dead_letters_table(data)
-    if action == "audit" and isinstance(data, list):
-        return audit_table(data)
-    return printable(reply.get("message", ""))
+def refusal(action: str, reply: dict) -> ConfigProblem | Refused:
+    """The one error for each way Central says no (missing or wrong token, or its reason)."""
+    reason = reply.get("reason")
+    if reason == "missing_token":
+        return ConfigProblem(f"no admin token given: {HOW_TO_GIVE_TOKEN}")
+    if reason == "bad_token":
+        return Refused("Central refused the admin token: it is not the one Central was "
+                       f"started with ({HOW_TO_GIVE_TOKEN})")
+    why = printable(reply.get("message") or reply.get("error") or "no reason given")
+    return Refused(f"Central refused {action}: {why}")
 
 
-def run_once(client: AdminClient, ns: argparse.Namespace) -> int:
+def fields_of(ns: argparse.Namespace) -> dict:
     command, field = SUBCOMMANDS[ns.action]
     fields = {field: getattr(ns, field)} if field else {}
     if getattr(ns, "reason", None):
         fields["reason"] = ns.reason
     if getattr(ns, "limit", None):
         fields["limit"] = ns.limit
-    reply = client.command(command, **fields)
-    if ns.json:
-        print(json.dumps(reply, default=str))
-        return 0 if reply.get("status") == "success" else EXIT_REFUSED
+    return fields
+
+
+def ask(client: AdminClient, ns: argparse.Namespace) -> dict:
+    """Central's successful answer to the subcommand; a refusal is raised."""
+    reply = client.command(SUBCOMMANDS[ns.action][0], **fields_of(ns))
     if reply.get("status") != "success":
-        print(f"evcharge admin: {printable(reply.get('message') or reply.get('error'))}",
-              file=sys.stderr)
-        return EXIT_REFUSED
-    colour = not ns.no_color and sys.stdout.isatty()
-    print(render(ns.action, reply, colour), flush=True)
-    return 0
+        if ns.json:  # scripts still get Central's whole answer on stdout
+            print(json.dumps(reply, default=str), flush=True)
+        raise refusal(ns.action, reply)
+    return reply
 
 
-def watch(client: AdminClient, ns: argparse.Namespace) -> int:
-    clear = sys.stdout.isatty() and not ns.json
-    while True:
-        if clear:
-            sys.stdout.write("\033[H\033[2J")
-        else:
+def show(reply: dict, ns: argparse.Namespace, console: Console | None) -> None:
+    """JSON, a rich table on a terminal (console), or plain lines for a pipe."""
+    if ns.json:
+        print(json.dumps(reply, default=str), flush=True)
+        return
+    view = view_of(ns.action, reply)
+    if view is None:
+        print(printable(reply.get("message", "")), flush=True)
+    elif console is not None:
+        console.print(rich_table(view))
+    else:
+        print(plain(view), flush=True)
+
+
+def watch(client: AdminClient, ns: argparse.Namespace, console: Console | None) -> int:
+    """Refresh every second until Ctrl-C: in place on a terminal (rich Live), else a
+    `-- HH:MM:SS` line and the table each time. Central going away is shown and retried;
+    a refusal ends the watch."""
+    if console is None:
+        while True:
             print(f"-- {time.strftime('%H:%M:%S')}", flush=True)
-        try:
-            code = run_once(client, ns)
-        except (CentralUnreachable, NoReply) as exc:
-            print(f"{exc}; retrying", flush=True)
-            client.close()
-            code = 0
-        if code == EXIT_REFUSED:
-            return code
-        time.sleep(WATCH_INTERVAL_S)
+            try:
+                show(ask(client, ns), ns, None)
+            except (CentralUnreachable, NoReply) as exc:
+                print(f"{printable(exc)}; retrying", flush=True)
+                client.close()
+            time.sleep(WATCH_INTERVAL_S)
+    with Live(console=console, auto_refresh=False, transient=False) as live:
+        while True:
+            stamp = f"{time.strftime('%H:%M:%S')}  Central {client.host}:{client.port}"
+            try:
+                view = view_of(ns.action, ask(client, ns))
+                body = rich_table(view) if view is not None else Text("")
+            except (CentralUnreachable, NoReply) as exc:
+                body = Text(f"{printable(exc)}; retrying", style="red")
+                client.close()
+            live.update(Group(Text(stamp, style="dim"), body), refresh=True)
+            time.sleep(WATCH_INTERVAL_S)
 
 
-def token_of(path: str | None) -> str | None:
-    """The token from --admin-token-file, else $EVCHARGE_ADMIN_TOKEN, else None."""
-    if path:
-        return read_secret_file(path)
-    token = os.environ.get(ENV_ADMIN_TOKEN, "").strip()
-    return check_secret(token, f"${ENV_ADMIN_TOKEN}") if token else None
+def token_of(path: str | None) -> str:
+    """The token from --admin-token-file, else $EVCHARGE_ADMIN_TOKEN; none is an error
+    here, before Central would count a tokenless command as a failed attempt."""
+    try:
+        if path:
+            return read_secret_file(path)
+        token = os.environ.get(ENV_ADMIN_TOKEN, "").strip()
+        if token:
+            return check_secret(token, f"${ENV_ADMIN_TOKEN}")
+    except SecretFileError as exc:
+        raise ConfigProblem(f"admin token: {exc}") from None
+    raise ConfigProblem(f"no admin token given: {HOW_TO_GIVE_TOKEN}")
+
+
+def client_of(ns: argparse.Namespace) -> AdminClient:
+    try:
+        host, port = parse_hostport(ns.central)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--central: {exc}") from None
+    if ns.watch and ns.action not in ("list", "sessions"):
+        raise UsageError("--watch works with list and sessions only")
+    token = token_of(ns.admin_token_file)
+    try:
+        ssl_context = client_context(ns.ca) if ns.ca else None
+    except TLSClientError as exc:
+        raise ConfigProblem(str(exc)) from None
+    return AdminClient(host, port, token, timeout=ns.timeout, ssl_context=ssl_context)
 
 
 def main(argv: list[str] | None = None) -> int:
     ns = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        host, port = parse_hostport(ns.central)
-    except argparse.ArgumentTypeError as exc:
-        print(f"evcharge admin: --central: {exc}", file=sys.stderr)
-        return 2
-    if ns.watch and ns.action not in ("list", "sessions"):
-        print("evcharge admin: --watch works with list and sessions only", file=sys.stderr)
-        return 2
-    try:
-        token = token_of(ns.admin_token_file)
-    except SecretFileError as exc:
-        print(f"evcharge admin: error: admin token: {exc}", file=sys.stderr)
-        return 2
-    try:
-        ssl_context = client_context(ns.ca) if ns.ca else None
-    except TLSClientError as exc:
-        print(f"evcharge admin: error: {exc}", file=sys.stderr)
-        return 2
-    client = AdminClient(host, port, token, timeout=ns.timeout, ssl_context=ssl_context)
+    setup_logging(ns, "evcharge-admin")
+    client = client_of(ns)
+    # rich only on a terminal; a pipe gets the plain lines scripts and tests read
+    console = Console(no_color=ns.no_color or None, highlight=False) \
+        if sys.stdout.isatty() and not ns.json else None
     try:
         client.connect()
-        return watch(client, ns) if ns.watch else run_once(client, ns)
+        if ns.watch:
+            return watch(client, ns, console)
+        show(ask(client, ns), ns, console)
+        return 0
     except TLSRefused as exc:
-        print(f"evcharge admin: error: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except CentralUnreachable:
-        print(f"cannot reach Central at {host}:{port}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        raise Unreachable(str(exc)) from None
+    except CentralUnreachable as exc:
+        text = str(exc)
+        if not text.startswith("cannot reach Central"):
+            text = f"cannot reach Central at {client.host}:{client.port}: {text}"
+        raise Unreachable(text) from None
     except NoReply:
-        print(f"no answer from Central at {host}:{port} within {ns.timeout:g} s",
-              file=sys.stderr)
-        return EXIT_UNREACHABLE
+        raise Unreachable(f"no answer from Central at {client.host}:{client.port} within "
+                          f"{ns.timeout:g} s") from None
     except KeyboardInterrupt:
         return 0
     finally:

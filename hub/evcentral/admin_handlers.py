@@ -79,6 +79,9 @@ class AdminHandlers:
         given = given.encode() if isinstance(given, str) else b""
         if hmac.compare_digest(given, expected.encode()):
             return None
+        if not given:  # not a guess, a client without a token: tell it how to give one
+            return refused(msg, "no admin token given: use --admin-token-file PATH (mode "
+                                "0600) or EVCHARGE_ADMIN_TOKEN", reason="missing_token")
         self.hub.throttle.failed(*keys)
         log("warning", f"manual_command {msg['command']} from {address} refused: "
                        "wrong admin token")
@@ -123,20 +126,12 @@ class AdminHandlers:
         return ok(msg, message=self._resume(cp), data=[cp.cp_id])
 
     def stop_all(self, msg: dict) -> dict:
-        self.registry.refresh()
-        cps = [cp for _id, cp in sorted(self.registry.cps.items())]
-        for cp in cps:
-            self._stop(cp, msg.get("reason"))
-        return ok(msg, message=f"{len(cps)} charge point(s) stopped",
-                       data=[cp.cp_id for cp in cps])
+        cps, text = operations.stop_all(self.hub, msg.get("reason"))
+        return ok(msg, message=text, data=[cp.cp_id for cp in cps])
 
     def resume_all(self, msg: dict) -> dict:
-        self.registry.refresh()
-        cps = [cp for _id, cp in sorted(self.registry.cps.items())]
-        for cp in cps:
-            self._resume(cp)
-        return ok(msg, message=f"{len(cps)} charge point(s) resumed",
-                       data=[cp.cp_id for cp in cps])
+        cps, text = operations.resume_all(self.hub)
+        return ok(msg, message=text, data=[cp.cp_id for cp in cps])
 
     def close_session(self, msg: dict) -> dict:
         session_id = msg.get("session_id")

@@ -1,22 +1,61 @@
-"""Text tables for `evcharge admin`: charge points coloured by state, sessions, the
-audit trail. Every cell is stripped of control characters: ids, locations and
-reasons come from CPs and drivers, and an escape sequence in one must not
-drive the operator's terminal."""
+"""Tables for `evcharge admin`: charge points coloured by state, sessions, sites, dead
+letters, the audit trail.
+
+One View (header, rows, a style per row) per answer, drawn two ways: `plain()` for a
+pipe or a file (aligned columns, no escape sequences: scripts and tests read it, so
+its format is fixed), `rich_table()` for a terminal (drawn by rich, coloured by state).
+Every cell is stripped of control characters first: ids, locations and reasons come
+from CPs and drivers, and an escape sequence in one must not drive the operator's
+terminal; cells go to rich as Text, so a `[bold]` in a location is not markup either.
+"""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
 
 from evwire import types as t
 from evwire.trace import printable
 
-RESET = "\033[0m"
-STATE_COLOURS = {
-    t.CP_DISCONNECTED: "\033[90m",  # grey
-    t.CP_AVAILABLE: "\033[32m",  # green
-    t.CP_CHARGING: "\033[1;32m",  # bold green, with live data
-    t.CP_STOPPED: "\033[38;5;208m",  # orange
-    t.CP_FAULTED: "\033[31m",  # red
+# rich styles by CP state (the docs promise these colours)
+STATE_STYLES = {
+    t.CP_DISCONNECTED: "bright_black",  # grey
+    t.CP_AVAILABLE: "green",
+    t.CP_CHARGING: "bold green",  # with live data
+    t.CP_STOPPED: "dark_orange",
+    t.CP_FAULTED: "red",
 }
+
+
+@dataclass
+class View:
+    header: list[str]
+    rows: list[list[str]]
+    styles: list[str] = field(default_factory=list)  # one per row ("" = none), or empty
+
+    def __post_init__(self) -> None:
+        self.rows = [[printable(cell) for cell in row] for row in self.rows]
+
+
+def plain(view: View) -> str:
+    """Aligned columns separated by two spaces, trailing blanks cut: the format for pipes."""
+    widths = [max(len(x) for x in col) for col in zip(view.header, *view.rows)]
+    return "\n".join("  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip()
+                     for row in [view.header, *view.rows])
+
+
+def rich_table(view: View, title: str | None = None) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
+    for name in view.header:
+        table.add_column(name, no_wrap=name in ("CP", "STATUS", "SESSION"))
+    for i, row in enumerate(view.rows):
+        table.add_row(*(Text(cell) for cell in row),
+                      style=view.styles[i] if i < len(view.styles) else None)
+    return table
 
 
 def _money(value) -> str:
@@ -27,22 +66,10 @@ def _when(ts) -> str:
     return "-" if not ts else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
-def table(header: list[str], rows: list[list[str]], colours: list[str] | None = None) -> str:
-    rows = [[printable(cell) for cell in row] for row in rows]
-    widths = [max(len(x) for x in col) for col in zip(header, *rows)] if rows else \
-        [len(h) for h in header]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
-    for i, row in enumerate(rows):
-        line = "  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip()
-        colour = colours[i] if colours else ""
-        lines.append(f"{colour}{line}{RESET}" if colour else line)
-    return "\n".join(lines)
-
-
-def cps_table(cps: list[dict], colour: bool) -> str:
+def cps_view(cps: list[dict]) -> View:
     header = ["CP", "STATUS", "LOCATION", "PRICE", "MAX KW", "DRIVER", "KW", "KWH", "COST",
               "PROTO", "NOTE"]
-    rows, colours = [], []
+    rows, styles = [], []
     for cp in cps:
         session = cp.get("session") or {}
         note = cp.get("stop_reason") or cp.get("fault_type") or ""
@@ -59,18 +86,18 @@ def cps_table(cps: list[dict], colour: bool) -> str:
             _money(session.get("total_cost")) if session else "-",
             cp.get("protocol") or "-", note,
         ])
-        colours.append(STATE_COLOURS.get(cp["status"], "") if colour else "")
-    return table(header, rows, colours)
+        styles.append(STATE_STYLES.get(cp["status"], ""))
+    return View(header, rows, styles)
 
 
-def sessions_table(sessions: list[dict]) -> str:
+def sessions_view(sessions: list[dict]) -> View:
     header = ["SESSION", "CP", "DRIVER", "STATUS", "KWH", "COST", "CP COST", "REASON", "STARTED",
               "ENDED"]
-    rows = [[s["session_id"], s["cp_id"], s["driver_id"], s["status"],
-             f"{s['energy_consumed_kwh']:.3f}", _money(s.get("total_cost")),
-             _money(s.get("cp_cost")), _session_note(s),
-             _when(s.get("started_at")), _when(s.get("ended_at"))] for s in sessions]
-    return table(header, rows)
+    return View(header, [[s["session_id"], s["cp_id"], s["driver_id"], s["status"],
+                          f"{s['energy_consumed_kwh']:.3f}", _money(s.get("total_cost")),
+                          _money(s.get("cp_cost")), _session_note(s),
+                          _when(s.get("started_at")), _when(s.get("ended_at"))]
+                         for s in sessions])
 
 
 def _session_note(s: dict) -> str:
@@ -79,24 +106,37 @@ def _session_note(s: dict) -> str:
     return f"{reason}: {s['dispute_reason']}" if s.get("dispute_reason") else reason
 
 
-def dead_letters_table(letters: list[dict]) -> str:
+def dead_letters_view(letters: list[dict]) -> View:
     header = ["AT", "TOPIC", "PART", "OFFSET", "KEY", "BYTES", "REASON"]
-    rows = [[_when(d.get("at")), d["source_topic"], str(d["source_partition"]),
-             str(d["source_offset"]), d.get("key") or "-", str(d.get("size", 0)), d["reason"]]
-            for d in letters]
-    return table(header, rows)
+    return View(header, [[_when(d.get("at")), d["source_topic"], str(d["source_partition"]),
+                          str(d["source_offset"]), d.get("key") or "-", str(d.get("size", 0)),
+                          d["reason"]] for d in letters])
 
 
-def audit_table(entries: list[dict]) -> str:
+def audit_view(entries: list[dict]) -> View:
     header = ["AT", "ADDRESS", "WHO", "ACTION", "RESULT", "DETAIL"]
-    rows = [[_when(e.get("at")), str(e.get("address") or "-"), str(e.get("who") or "-"),
-             str(e.get("action") or "-"), str(e.get("result") or "-"), str(e.get("detail") or "")]
-            for e in entries]
-    return table(header, rows)
+    return View(header, [[_when(e.get("at")), str(e.get("address") or "-"),
+                          str(e.get("who") or "-"), str(e.get("action") or "-"),
+                          str(e.get("result") or "-"), str(e.get("detail") or "")]
+                         for e in entries])
 
 
-def sites_table(sites: list[dict]) -> str:
+def sites_view(sites: list[dict]) -> View:
     header = ["SITE", "LIMIT KW", "LIVE KW", "SHARES (KW)"]
-    rows = [[s["site_id"], f"{s['max_kw']:g}", f"{s['live_kw']:.2f}",
-             " ".join(f"{cp}={kw:g}" for cp, kw in s["limits"].items()) or "-"] for s in sites]
-    return table(header, rows)
+    return View(header, [[s["site_id"], f"{s['max_kw']:g}", f"{s['live_kw']:.2f}",
+                          " ".join(f"{cp}={kw:g}" for cp, kw in s["limits"].items()) or "-"]
+                         for s in sites])
+
+
+# `evcharge admin` subcommand -> the view of its answer's data (a list)
+VIEWS: dict[str, Callable[[list[dict]], View]] = {
+    "list": cps_view, "sessions": sessions_view, "sites": sites_view,
+    "dead-letters": dead_letters_view, "audit": audit_view,
+}
+
+
+def view_of(action: str, reply: dict) -> View | None:
+    """The table for a subcommand's answer; None when it is a one-line message."""
+    data = reply.get("data")
+    make = VIEWS.get(action)
+    return make(data) if make is not None and isinstance(data, list) else None

@@ -6,6 +6,7 @@ local_charge_request a Monitor forwards, so both are checked alike.
 from __future__ import annotations
 
 from evcentral.config import Hub
+from evcentral.registry import operator_stop_text
 from evcentral.session_store import Session
 from evwire import make
 from evwire import types as t
@@ -59,9 +60,8 @@ class ChargeDesk:
         if not self.registry.is_connected(cp):
             raise ChargeRefused(DISCONNECTED, f"{cp_id} is not connected to Central")
         if cp.stopped:
-            why = f": {cp.stop_reason}" if cp.stop_reason else ""
-            raise ChargeRefused(STOPPED,
-                                f"{cp_id} is out of service (stopped by the operator{why})")
+            raise ChargeRefused(STOPPED, f"{cp_id} is out of service "
+                                         f"({operator_stop_text(cp.stop_reason)})")
         if cp.faulted:
             raise ChargeRefused(FAULTED, f"{cp_id} is faulted ({cp.fault_type or 'fault'})")
         if cp.session is not None:

@@ -22,12 +22,13 @@ from evcentral.config import (
 )
 from evcentral.tls import TLSConfigError, check_listen, server_context
 from evhost.cliargs import count, positive
+from evhost.cliout import CommandError, ConfigProblem, Parser, UsageError
+from evhost.logsetup import add_log_options, setup_logging
 from evhost.secretfile import SecretFileError, check_secret, read_secret_file
 from evkafka import properties
 from evkafka.broker import parse_hostport
 from evkafka.client import use_security
 from evkafka.properties import KafkaConfigError
-from evwire.trace import LEVELS, configure
 
 ENV_ADMIN_TOKEN = "EVCHARGE_ADMIN_TOKEN"
 
@@ -41,7 +42,7 @@ def _hostport(text: str) -> tuple[str, int]:
 
 
 def run_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="evcharge central", allow_abbrev=False,
         description="Run Central: TCP gateway for Monitors, Drivers and operators, sessions and "
                     "billing in SQLite, Kafka telemetry. Provisioning: evcharge central "
@@ -124,7 +125,21 @@ def run_parser() -> argparse.ArgumentParser:
     ocpp.add_argument("--ocpp-heartbeat-interval", type=count, default=60,
                       help="Heartbeat interval told to OCPP chargers, seconds (default "
                            "%(default)s; WebSocket pings keep them alive in between)")
-    p.add_argument("--log-level", choices=sorted(LEVELS, key=LEVELS.get), default="info")
+    add_log_options(p)
+    return p
+
+
+def parser() -> argparse.ArgumentParser:
+    """Every form of `evcharge central` in one parser, for shell completion only: main()
+    parses with run_parser() or provision_cli.parser(), as the first word says."""
+    p = run_parser()
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", parents=[run_parser()], add_help=False, help="run Central (default)")
+    provisioning = next(a for a in provision_cli.parser()._actions
+                        if isinstance(a, argparse._SubParsersAction))
+    # argparse cannot adopt a built subparser; its map and help entries can be shared
+    sub._name_parser_map.update(provisioning.choices)
+    sub._choices_actions.extend(provisioning._choices_actions)
     return p
 
 
@@ -139,15 +154,22 @@ def admin_token_of(path: str | None) -> str | None:
 def _tls_of(ns: argparse.Namespace) -> ssl.SSLContext | None:
     """The listener's TLS context (None: plaintext, refused off loopback unless --insecure)."""
     if bool(ns.tls_cert) != bool(ns.tls_key):
-        raise TLSConfigError("--tls-cert and --tls-key go together")
+        raise UsageError("--tls-cert and --tls-key go together")
     if ns.tls_client_ca and not ns.tls_cert:
-        raise TLSConfigError("--tls-client-ca needs --tls-cert and --tls-key")
-    check_listen(ns.listen[0], bool(ns.tls_cert), ns.insecure)
-    if ns.ocpp:  # Basic passwords in the clear otherwise (OCPP security profile 1)
-        check_listen(ns.ocpp[0], bool(ns.tls_cert), ns.insecure)
-    if ns.http:  # the same rule for the web port: plaintext only on loopback
-        check_listen(ns.http[0], bool(ns.tls_cert), ns.insecure)
-    return server_context(ns.tls_cert, ns.tls_key, ns.tls_client_ca) if ns.tls_cert else None
+        raise UsageError("--tls-client-ca needs --tls-cert and --tls-key")
+    try:  # a plaintext address off loopback: the command line's choice, a usage error
+        check_listen(ns.listen[0], bool(ns.tls_cert), ns.insecure)
+        if ns.ocpp:  # Basic passwords in the clear otherwise (OCPP security profile 1)
+            check_listen(ns.ocpp[0], bool(ns.tls_cert), ns.insecure)
+        if ns.http:  # the same rule for the web port: plaintext only on loopback
+            check_listen(ns.http[0], bool(ns.tls_cert), ns.insecure)
+    except TLSConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:  # the certificate files themselves: configuration
+        return server_context(ns.tls_cert, ns.tls_key, ns.tls_client_ca) if ns.tls_cert \
+            else None
+    except TLSConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,15 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         admin_token = admin_token_of(ns.admin_token_file)
     except SecretFileError as exc:
-        print(f"evcharge central: error: admin token: {exc}", file=sys.stderr)
-        return 2
+        raise ConfigProblem(f"admin token: {exc}") from None
+    ssl_context = _tls_of(ns)
     try:
-        ssl_context = _tls_of(ns)
         if ns.kafka_config:
             use_security(properties.load(ns.kafka_config))
-    except (TLSConfigError, KafkaConfigError) as exc:
-        print(f"evcharge central: error: {exc}", file=sys.stderr)
-        return 2
+    except KafkaConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
     config = Config(
         host=ns.listen[0], port=ns.listen[1], db_path=ns.db, kafka=ns.kafka,
         price_per_kwh=ns.price_per_kwh, admin_token=admin_token,
@@ -186,13 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         ssl_context=ssl_context, http=ns.http,
         ocpp=ns.ocpp, ocpp_heartbeat_interval=max(1, ns.ocpp_heartbeat_interval),
     )
-    configure(tier="evcharge-central", level=config.log_level, sink=logsink.SINK)
+    setup_logging(ns, "evcharge-central", write=logsink.SINK)
     from evcentral.app import Central, StartupError  # heavy imports only when running
 
     try:
         return asyncio.run(Central(config).run())
-    except StartupError as exc:
-        print(f"evcharge central: {exc}", file=sys.stderr)
-        return 1
+    except StartupError as exc:  # e.g. the port is taken: exit 1, one line
+        raise CommandError(str(exc)) from None
     except KeyboardInterrupt:
         return 130

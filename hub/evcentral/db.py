@@ -115,6 +115,9 @@ ADDED_COLUMNS: list[tuple[str, str, str]] = [
     # the Monitor signed before the rotation (in its outbox, in Kafka) are still billed.
     ("cps", "prev_secret_enc", "BLOB"),  # see secrets_box.py, like secret_enc
     ("cps", "prev_secret_until", "REAL"),
+    # Who stopped a stopped CP (operations.py): `operator` (stop CP1) or `stop_all`, so
+    # resume-all reopens only what stop-all closed, never a CP stopped for its own reason.
+    ("cps", "stopped_by", "TEXT"),
 ]
 
 
@@ -137,6 +140,7 @@ class CpRecord:
     price_per_kwh: float | None
     stopped: bool
     stop_reason: str | None
+    stopped_by: str | None = None  # operations.STOPPED_BY_*; None when in service
 
 
 @dataclass
@@ -273,10 +277,12 @@ class Database:
             row = c.execute("SELECT max_kw FROM cps WHERE cp_id = ?", (cp_id,)).fetchone()
         return float(row["max_kw"]) if row is not None else max_kw
 
-    def set_cp_stopped(self, cp_id: str, stopped: bool, reason: str | None) -> None:
+    def set_cp_stopped(self, cp_id: str, stopped: bool, reason: str | None,
+                       by: str | None = None) -> None:
         with self.transaction() as c:
-            c.execute("UPDATE cps SET stopped = ?, stop_reason = ? WHERE cp_id = ?",
-                      (int(stopped), reason if stopped else None, cp_id))
+            c.execute("UPDATE cps SET stopped = ?, stop_reason = ?, stopped_by = ?"
+                      " WHERE cp_id = ?", (int(stopped), reason if stopped else None,
+                                           by if stopped else None, cp_id))
 
     # -- drivers -------------------------------------------------------------
     def add_driver(self, driver_id: str, name: str = "", card_uid: str | None = None) -> None:
@@ -338,7 +344,7 @@ class Database:
 
 def _cp_record(row: sqlite3.Row) -> CpRecord:
     return CpRecord(row["cp_id"], row["location"], row["max_kw"], row["price_per_kwh"],
-                    bool(row["stopped"]), row["stop_reason"])
+                    bool(row["stopped"]), row["stop_reason"], row["stopped_by"])
 
 
 def _driver_record(row: sqlite3.Row) -> DriverRecord:

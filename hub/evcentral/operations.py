@@ -6,17 +6,25 @@ from __future__ import annotations
 
 from evcentral.config import Hub
 from evcentral.driver_handlers import cp_map
-from evcentral.registry import ChargePoint
+from evcentral.registry import DEFAULT_STOP_REASON, ChargePoint
 from evwire import make
 from evwire import types as t
 from evwire.compat import unix_time
 
+# Why a CP is stopped (cps.stopped_by): resume-all reopens only the CPs its stop-all
+# closed, so a CP an operator took out on its own (a damaged cable) stays out.
+STOPPED_BY_OPERATOR = "operator"  # stop CP1, the web console's Stop
+STOPPED_BY_STOP_ALL = "stop_all"
 
-def stop_cp(hub: Hub, cp: ChargePoint, reason: str | None) -> str:
+
+def stop_cp(hub: Hub, cp: ChargePoint, reason: str | None,
+            by: str = STOPPED_BY_OPERATOR) -> str:
     """Out of service (stored, so it survives restarts); the live session is told and
-    stopped by the CP. Returns the one-line result for the operator."""
-    hub.db.set_cp_stopped(cp.cp_id, True, reason)
-    cp.stopped, cp.stop_reason = True, reason
+    stopped by the CP. Returns the one-line result for the operator. Without a reason
+    the CP keeps the one it was stopped with: a second `stop` must not wipe it."""
+    reason = reason or cp.stop_reason or DEFAULT_STOP_REASON
+    hub.db.set_cp_stopped(cp.cp_id, True, reason, by)
+    cp.stopped, cp.stop_reason, cp.stopped_by = True, reason, by
     hub.sessions.tell_operator_stop(cp, reason)
     sent = hub.registry.send_to(cp, make(t.STOP_CP_COMMAND, cp_id=cp.cp_id, reason=reason,
                                          timestamp=unix_time()))
@@ -28,11 +36,37 @@ def stop_cp(hub: Hub, cp: ChargePoint, reason: str | None) -> str:
 
 def resume_cp(hub: Hub, cp: ChargePoint) -> str:
     hub.db.set_cp_stopped(cp.cp_id, False, None)
-    cp.stopped, cp.stop_reason = False, None
+    cp.stopped, cp.stop_reason, cp.stopped_by = False, None, None
     sent = hub.registry.send_to(cp, make(t.RESUME_CP_COMMAND, cp_id=cp.cp_id,
                                          timestamp=unix_time()))
     hub.registry.note(cp, "operator resume")
     return f"{cp.cp_id} resumed" + ("" if sent else " (not connected)")
+
+
+def stop_all(hub: Hub, reason: str | None) -> tuple[list[ChargePoint], str]:
+    """Stop every CP in service; one already stopped keeps its own reason and origin (so
+    resume-all leaves it stopped). Returns the CPs this stopped and the operator's line."""
+    hub.registry.refresh()
+    cps = [cp for _id, cp in sorted(hub.registry.cps.items())]
+    stopped = [cp for cp in cps if not cp.stopped]
+    for cp in stopped:
+        stop_cp(hub, cp, reason, STOPPED_BY_STOP_ALL)
+    kept = len(cps) - len(stopped)
+    return stopped, f"{len(stopped)} charge point(s) stopped" + \
+        (f" ({kept} already stopped, left as they were)" if kept else "")
+
+
+def resume_all(hub: Hub) -> tuple[list[ChargePoint], str]:
+    """Resume the CPs stop-all stopped, and only those: a CP stopped on its own (or one
+    merely faulted) is left as it is. Returns the CPs resumed and the operator's line."""
+    hub.registry.refresh()
+    cps = [cp for _id, cp in sorted(hub.registry.cps.items()) if cp.stopped]
+    resumed = [cp for cp in cps if cp.stopped_by == STOPPED_BY_STOP_ALL]
+    for cp in resumed:
+        resume_cp(hub, cp)
+    kept = len(cps) - len(resumed)
+    return resumed, f"{len(resumed)} charge point(s) resumed" + \
+        (f" ({kept} stopped on their own, left stopped)" if kept else "")
 
 
 def cp_row(hub: Hub, cp: ChargePoint) -> dict:

@@ -9,12 +9,12 @@ import argparse
 import json
 import secrets
 import sqlite3
-import sys
 
 from evcentral import sites
 from evcentral.db import Database, ProvisioningError
 from evcentral.secrets_box import SecretBoxError
 from evhost.cliargs import non_negative, positive
+from evhost.cliout import CommandError, ConfigProblem, Parser, Refused
 from evhost.secretfile import SecretFileError, check_secret, read_secret_file
 
 COMMANDS = ("add-cp", "update-cp", "remove-cp", "list-cps", "add-driver", "remove-driver",
@@ -36,9 +36,8 @@ def _site_ref(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="evcharge central",
-                                description="Provision charge points and drivers in Central's "
-                                            "database.")
+    p = Parser(prog="evcharge central",
+               description="Provision charge points and drivers in Central's database.")
     sub = p.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add-cp", help="add a charge point (or update an existing one)")
     add.add_argument("cp_id", type=_ident)
@@ -130,17 +129,15 @@ def main(argv: list[str]) -> int:
     try:
         db = Database(ns.db)
     except (sqlite3.Error, OSError, SecretBoxError) as exc:
-        print(f"evcharge central {ns.command}: cannot open database {ns.db}: {exc}",
-              file=sys.stderr)
-        return 1
+        raise ConfigProblem(f"cannot open database {ns.db}: {exc}") from None
     try:
         return ACTIONS[ns.command](db, ns)
-    except (ProvisioningError, SecretFileError) as exc:
-        print(f"evcharge central {ns.command}: error: {exc}", file=sys.stderr)
-        return 1
+    except ProvisioningError as exc:  # unknown id, already exists: the database says no
+        raise Refused(str(exc)) from None
+    except SecretFileError as exc:
+        raise ConfigProblem(str(exc)) from None
     except (sqlite3.Error, SecretBoxError) as exc:
-        print(f"evcharge central {ns.command}: database error: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(f"{ns.command}: database error: {exc}") from None
     finally:
         db.close()
 

@@ -35,6 +35,17 @@ class Channel(Protocol):
     def close(self, reason: str) -> None: ...
 
 
+# Shown to drivers and in the list when a stop gives no reason (never a blank note).
+DEFAULT_STOP_REASON = "stopped by the operator"
+
+
+def operator_stop_text(reason: str | None) -> str:
+    """What a driver reads about an operator's stop, the reason once (not the default
+    twice: "stopped by the operator: stopped by the operator")."""
+    given = reason if reason and reason != DEFAULT_STOP_REASON else ""
+    return "stopped by the operator" + (f": {given}" if given else "")
+
+
 @dataclass
 class ChargePoint:
     cp_id: str
@@ -43,6 +54,7 @@ class ChargePoint:
     price_per_kwh: float | None
     stopped: bool
     stop_reason: str | None
+    stopped_by: str | None = None  # operations.STOPPED_BY_*: resume-all reopens stop-all's only
     connection: Channel | None = None
     registered: bool = False
     reported: str = t.CP_AVAILABLE  # the Monitor's last status word
@@ -76,6 +88,7 @@ class ChargePoint:
         self.price_per_kwh = rec.price_per_kwh
         self.stopped = rec.stopped
         self.stop_reason = rec.stop_reason
+        self.stopped_by = rec.stopped_by
 
 
 class Registry:
@@ -98,7 +111,8 @@ class Registry:
             cp = self.cps.get(cp_id)
             if cp is None:
                 self.cps[cp_id] = ChargePoint(rec.cp_id, rec.location, rec.max_kw,
-                                              rec.price_per_kwh, rec.stopped, rec.stop_reason)
+                                              rec.price_per_kwh, rec.stopped, rec.stop_reason,
+                                              rec.stopped_by)
             else:
                 cp.apply_record(rec)
         for cp_id in [c for c in self.cps if c not in records]:
@@ -112,7 +126,7 @@ class Registry:
             rec = self.db.cp(cp_id)
             if rec is not None:
                 cp = ChargePoint(rec.cp_id, rec.location, rec.max_kw, rec.price_per_kwh,
-                                 rec.stopped, rec.stop_reason)
+                                 rec.stopped, rec.stop_reason, rec.stopped_by)
                 self.cps[cp_id] = cp
         return cp
 

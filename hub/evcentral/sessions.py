@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from evcentral.billing import central_cost, cost_difference, energy_dispute
 from evcentral.db import now_s
-from evcentral.registry import ChargePoint, Registry
+from evcentral.registry import ChargePoint, Registry, operator_stop_text
 from evcentral.session_store import (
     STATUS_CLOSED,
     STATUS_COMPLETED,
@@ -157,7 +157,7 @@ class Sessions:
     def tell_operator_stop(self, cp: ChargePoint, reason: str | None) -> None:
         session = cp.session
         if session is not None:
-            text = "stopped by the operator" + (f": {reason}" if reason else "")
+            text = operator_stop_text(reason)
             self._publish_later(session.driver_id,
                                 self._status_update(session, "stopped_by_operator", text))
 

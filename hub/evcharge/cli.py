@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "mqtt-bridge": ("evmqtt.cli", "main", "charge point state on MQTT, Home Assistant"),
     "demo": ("evharness.demo", "main", "run a whole network on this machine"),
     "pki": ("evcharge.pki", "main", "a private CA: TLS certificates for Central"),
+    "completion": ("evcharge.completion", "main", "shell completion script: bash or zsh"),
 }
 
 

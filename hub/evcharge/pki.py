@@ -26,13 +26,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from evhost.cliargs import count
+from evhost.cliout import ConfigProblem, Parser
 
 NAME = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9._*-]{0,252}$")
 CA_CERT, CA_KEY = "ca.pem", "ca.key"
 
 
-class PKIError(Exception):
-    """One line for `evcharge pki: error: ...`."""
+class PKIError(ConfigProblem):
+    """A file of the CA that is missing, unreadable or in the way (exit 5)."""
 
 
 def _name_arg(text: str) -> str:
@@ -50,9 +51,9 @@ def _ip_arg(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="evcharge pki", allow_abbrev=False,
-                                description="A private CA for TLS to Central: init, then "
-                                            "issue server and client certificates.")
+    p = Parser(prog="evcharge pki", allow_abbrev=False,
+               description="A private CA for TLS to Central: init, then issue server and "
+                           "client certificates.")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dir", required=True, type=Path, help="the CA's folder")
@@ -160,11 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path = issue(ns.dir, ns.name, ns.days or 825, ns.force, ns.action == "server",
                          getattr(ns, "ip", []), getattr(ns, "dns", []))
-    except PKIError as exc:
-        print(f"evcharge pki: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"evcharge pki: error: {exc.filename or ns.dir}: {exc.strerror}", file=sys.stderr)
-        return 1
+    except OSError as exc:  # PKIError passes through: hub/evcharge/cli.py prints it
+        raise PKIError(f"{exc.filename or ns.dir}: {exc.strerror}") from None
     print(path)
     return 0

@@ -15,6 +15,8 @@ import os
 import signal
 import sys
 
+from evhost.cliout import ConfigProblem, Parser, UsageError
+from evhost.logsetup import add_log_options, setup_logging
 from evhost.secretfile import SecretFileError, read_secret_file
 from evhost.tlsclient import TLSClientError, client_context
 from evkafka import properties
@@ -28,20 +30,15 @@ from evmqtt.embedded import (
     ensure_embedded_broker,
     password_path,
 )
-from evwire import trace
-from evwire.trace import log
+from evwire.trace import announce, log
 
 ENV_ADMIN_TOKEN = "EVCHARGE_ADMIN_TOKEN"
 ENV_MQTT_PASSWORD = "EVCHARGE_MQTT_PASSWORD"
 PROG = "evcharge mqtt-bridge"
 
 
-class UsageError(Exception):
-    """The one line shown as `evcharge mqtt-bridge: error: ...`."""
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__,
+    p = Parser(prog=PROG, description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kafka", default=DEFAULT_LOCAL_BROKER,
                    help=f"Kafka bootstrap HOST:PORT (default {DEFAULT_LOCAL_BROKER})")
@@ -71,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-token-file", metavar="PATH",
                    help=f"file (mode 0600) with the admin token (default ${ENV_ADMIN_TOKEN})")
     p.add_argument("--ca", metavar="PEM", help="TLS to Central, trusting this CA")
-    p.add_argument("--log-level", default="info", choices=list(trace.LEVELS))
+    add_log_options(p)
     return p
 
 
@@ -80,7 +77,7 @@ def secret(path: str | None, env: str, what: str) -> str | None:
         try:
             return read_secret_file(path)
         except SecretFileError as exc:
-            raise UsageError(f"{what}: {exc}") from None
+            raise ConfigProblem(f"{what}: {exc}") from None
     value = os.environ.get(env, "").strip()
     return value or None
 
@@ -96,7 +93,7 @@ def embedded(address: str, state_dir: str | None) -> tuple[str, str]:
     try:
         broker = ensure_embedded_broker(address, state_dir)
     except (EmbeddedBrokerError, OSError) as exc:
-        raise UsageError(f"embedded MQTT broker: {exc}") from None
+        raise ConfigProblem(f"embedded MQTT broker: {exc}") from None
     how = "started" if broker.started else "reusing"
     log("notice", f"{how} the embedded MQTT broker on {address} (pid {broker.pid}, log "
                   f"{broker.log_path}); it keeps running after the bridge exits. Users "
@@ -106,7 +103,9 @@ def embedded(address: str, state_dir: str | None) -> tuple[str, str]:
 
 
 def build(ns: argparse.Namespace):
-    """The bridge from the arguments; UsageError for anything wrong."""
+    """The bridge from the arguments; UsageError (the command line) or ConfigProblem (a
+    file, the embedded broker's address) for anything wrong: hub/evcharge/cli.py prints
+    it as the one `evcharge mqtt-bridge: error: ...` line."""
     from evmqtt.bridge import MqttBridge, MqttSettings
     from evmqtt.commands import CommandWorker
     from evmqtt.topics import Topics
@@ -123,9 +122,9 @@ def build(ns: argparse.Namespace):
             use_security(properties.load(ns.kafka_config))
         central_tls = client_context(ns.ca) if ns.ca else None
     except (KafkaConfigError, TLSClientError) as exc:
-        raise UsageError(str(exc)) from None
+        raise ConfigProblem(str(exc)) from None
     if ns.mqtt_ca and not os.path.isfile(ns.mqtt_ca):
-        raise UsageError(f"--mqtt-ca {ns.mqtt_ca}: no such file")
+        raise ConfigProblem(f"--mqtt-ca {ns.mqtt_ca}: no such file")
     token = secret(ns.admin_token_file, ENV_ADMIN_TOKEN, "admin token")
     prefix = check_prefix(ns.prefix, "--prefix")
     discovery = check_prefix(ns.discovery_prefix, "--discovery-prefix")
@@ -157,12 +156,8 @@ def build(ns: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     ns = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    trace.configure("evcharge-mqtt-bridge", ns.log_level)
-    try:
-        bridge = build(ns)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    setup_logging(ns, "evcharge-mqtt-bridge")
+    bridge = build(ns)  # its typed errors become the one line in hub/evcharge/cli.py
 
     def stop(_signum, _frame) -> None:
         bridge.stopping.set()
@@ -170,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     bridge.start()
-    log("notice", f"ready: Kafka {ns.kafka} -> MQTT {bridge.settings.host}:"
-                  f"{bridge.settings.port} under {bridge.topics.prefix}")
+    announce(f"ready: Kafka {ns.kafka} -> MQTT {bridge.settings.host}:"  # whatever the level
+             f"{bridge.settings.port} under {bridge.topics.prefix}")
     try:
         bridge.run_kafka()
     finally:

@@ -132,20 +132,14 @@ class Api:
         await self.auth.operator(request)
         data = await validate.body(request, ("reason",), optional_body=True)
         reason = validate.reason(data.get("reason"))
-        cps = self._all_cps()
-        for cp in cps:
-            operations.stop_cp(self.hub, cp, reason)
-        text = f"{len(cps)} charge point(s) stopped"
+        cps, text = operations.stop_all(self.hub, reason)  # the same rules as admin stop-all
         self._audit(request, "stop_all" + (f" (reason: {reason})" if reason else ""), text)
         return web.json_response({"message": text, "cp_ids": [cp.cp_id for cp in cps]})
 
     async def resume_all(self, request: web.Request) -> web.Response:
         await self.auth.operator(request)
         await validate.body(request, (), optional_body=True)
-        cps = self._all_cps()
-        for cp in cps:
-            operations.resume_cp(self.hub, cp)
-        text = f"{len(cps)} charge point(s) resumed"
+        cps, text = operations.resume_all(self.hub)  # only what stop-all stopped
         self._audit(request, "resume_all", text)
         return web.json_response({"message": text, "cp_ids": [cp.cp_id for cp in cps]})
 
@@ -235,10 +229,6 @@ class Api:
         if cp is None:
             raise ApiError(404, f"unknown charge point {cp_id}", UNKNOWN_CP)
         return cp
-
-    def _all_cps(self) -> list[ChargePoint]:
-        self.hub.registry.refresh()
-        return [cp for _id, cp in sorted(self.hub.registry.cps.items())]
 
     def _audit(self, request: web.Request, action: str, result: str) -> None:
         self.hub.audit.record(address_of(request), "admin(web)", action[:MAX_TEXT], "ok",

@@ -158,3 +158,51 @@ def test_list_sessions(central):
     assert [s["session_id"] for s in sessions] == [session_id]
     assert sessions[0]["status"] == "active" and sessions[0]["driver_id"] == "D1"
     mon.close()
+
+
+def test_resume_all_reopens_only_what_stop_all_closed(central):
+    """A CP the operator stopped on its own (a damaged cable) stays stopped through
+    stop-all and resume-all, with its reason; the others come back."""
+    mon1 = central.monitor("CP1").beat()
+    mon2 = central.monitor("CP2").beat()
+    assert central.admin("stop_cp", cp_id="CP1", reason="cable damaged")["status"] == t.SUCCESS
+    assert mon1.recv_type(t.STOP_CP_COMMAND)["reason"] == "cable damaged"
+    stopped = central.admin("stop_all", reason="storm")
+    assert stopped["status"] == t.SUCCESS and stopped["data"] == ["CP2"]
+    assert "1 already stopped" in stopped["message"]
+    assert mon2.recv_type(t.STOP_CP_COMMAND)["reason"] == "storm"
+    resumed = central.admin("resume_all")
+    assert resumed["status"] == t.SUCCESS and resumed["data"] == ["CP2"], resumed
+    assert mon2.recv_type(t.RESUME_CP_COMMAND)
+    try:
+        mon1.recv_type(t.RESUME_CP_COMMAND, timeout=1.0)
+        raise AssertionError("resume-all resumed CP1, stopped on its own")
+    except TimeoutError:
+        pass
+    rows = {r["cp_id"]: r for r in central.admin("list_cps")["data"]}
+    assert rows["CP1"]["status"] == t.CP_STOPPED
+    assert rows["CP1"]["stop_reason"] == "cable damaged"
+    mon2.status = t.CP_AVAILABLE
+    wait_until(lambda: central.cp_status("CP2") == t.CP_AVAILABLE, what="CP2 resumed")
+    mon1.close()
+    mon2.close()
+
+
+def test_stop_without_a_reason_keeps_the_reason(central):
+    assert central.admin("stop_cp", cp_id="CP1", reason="cable damaged")["status"] == t.SUCCESS
+    assert central.admin("stop_cp", cp_id="CP1")["status"] == t.SUCCESS
+    assert central.admin("stop_cp", cp_id="CP2")["status"] == t.SUCCESS
+    rows = {r["cp_id"]: r for r in central.admin("list_cps")["data"]}
+    assert rows["CP1"]["stop_reason"] == "cable damaged"
+    assert rows["CP2"]["stop_reason"] == "stopped by the operator"
+
+
+def test_a_command_without_a_token_is_told_how_to_give_one(central):
+    client = central.client()
+    try:
+        reply = client.request(make(t.MANUAL_COMMAND, command="list_cps"))
+    finally:
+        client.close()
+    assert reply["status"] == t.FAILURE and reply["reason"] == "missing_token"
+    assert "--admin-token-file" in reply["message"]
+    assert "EVCHARGE_ADMIN_TOKEN" in reply["message"]

@@ -1,14 +1,18 @@
 """The documented commands: provisioning, `evcharge admin`, Central's own argument errors."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 import subprocess
 
 from central_testkit import ADMIN_TOKEN, charge_request
+from rich.color import ColorSystem
+from rich.console import Console
+from rich.style import Style
 
-from evcentral.admin_view import STATE_COLOURS, cps_table
+from evcentral.admin_view import STATE_STYLES, cps_view, plain, rich_table
 from evharness.procs import bin_path, free_port
 from evwire import types as t
 
@@ -40,14 +44,15 @@ def test_provisioning_commands(tmp_path):
     assert "CP1" in table and "Main St" in table and "default" in table
     assert run("central", "remove-cp", "CP2", "--db", db).returncode == 0
     missing = run("central", "remove-cp", "CP2", "--db", db)
-    assert missing.returncode == 1 and "unknown charge point CP2" in missing.stderr
+    assert missing.returncode == 4 and missing.stderr == \
+        "evcharge central: error: unknown charge point CP2\n"
 
     assert run("central", "add-driver", "D42", "--name", "Ada", "--card", "C-1",
                "--db", db).returncode == 0
     twice = run("central", "add-driver", "D42", "--db", db)
-    assert twice.returncode == 1 and "already exists" in twice.stderr
+    assert twice.returncode == 4 and "already exists" in twice.stderr
     card = run("central", "add-driver", "D43", "--card", "C-1", "--db", db)
-    assert card.returncode == 1 and "card C-1" in card.stderr
+    assert card.returncode == 4 and "card C-1" in card.stderr
     drivers = json.loads(run("central", "list-drivers", "--json", "--db", db).stdout)
     assert drivers == [{"driver_id": "D42", "name": "Ada", "card_uid": "C-1"}]
     assert run("central", "remove-driver", "D42", "--db", db).returncode == 0
@@ -63,7 +68,8 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
     bad_listen = run("central", "--listen", "nowhere", "--db", str(tmp_path / "x.db"))
     assert bad_listen.returncode == 2 and "HOST:PORT" in bad_listen.stderr
     unreadable = run("central", "list-cps", "--db", str(tmp_path / "no" / "such" / "dir.db"))
-    assert unreadable.returncode == 1 and "cannot open database" in unreadable.stderr
+    assert unreadable.returncode == 5 and unreadable.stderr.startswith(
+        "evcharge central: error: cannot open database")
     assert "Traceback" not in unreadable.stderr
 
 
@@ -105,9 +111,11 @@ def test_admin_cli_against_a_running_central(central):
     assert sessions.returncode == 0 and "D1" in sessions.stdout
 
     wrong = run("admin", "--central", address, "list", env={"EVCHARGE_ADMIN_TOKEN": "nope"})
-    assert wrong.returncode == 1 and "wrong admin token" in wrong.stderr
+    assert wrong.returncode == 4 and wrong.stderr.startswith(
+        "evcharge admin: error: Central refused the admin token: it is not the one"), wrong.stderr
     unknown = run("admin", "--central", address, "stop", "CP9", env=ADMIN_ENV)
-    assert unknown.returncode == 1 and "unknown charge point CP9" in unknown.stderr
+    assert unknown.returncode == 4 and unknown.stderr == \
+        "evcharge admin: error: Central refused stop: unknown charge point CP9\n"
     mon.close()
     driver.close()
 
@@ -117,7 +125,8 @@ def test_admin_cli_when_central_is_unreachable():
     result = run("admin", "--central", f"127.0.0.1:{port}", "list",
                  env={"EVCHARGE_ADMIN_TOKEN": "x"})
     assert result.returncode == 3
-    assert result.stderr.strip() == f"cannot reach Central at 127.0.0.1:{port}"
+    assert result.stderr == (f"evcharge admin: error: cannot reach Central at 127.0.0.1:{port} "
+                             "(Connection refused)\n")
 
 
 def test_admin_watch_refreshes_until_interrupted(central):
@@ -134,7 +143,13 @@ def test_admin_watch_refreshes_until_interrupted(central):
 def test_table_colours_follow_the_state():
     cps = [{"cp_id": f"CP{i}", "status": s, "location": "x", "price_per_kwh": 0.3,
             "max_charging_rate_kw": 11.0, "session": None} for i, s in enumerate(t.CP_STATES)]
-    coloured = cps_table(cps, colour=True).splitlines()
-    for line, state in zip(coloured[1:], t.CP_STATES):
-        assert line.startswith(STATE_COLOURS[state]) and state in line
-    assert "\033[" not in cps_table(cps, colour=False)
+    view = cps_view(cps)
+    assert view.styles == [STATE_STYLES[s] for s in t.CP_STATES]
+    console = Console(file=io.StringIO(), force_terminal=True, color_system="256", width=120)
+    console.print(rich_table(view))
+    drawn = console.file.getvalue()
+    for state in t.CP_STATES:  # each row in its state's colour
+        start = Style.parse(STATE_STYLES[state]).render("|", color_system=ColorSystem.EIGHT_BIT)
+        start = start.split("|")[0]
+        assert start.startswith("\033[") and start in drawn and state in drawn
+    assert "\033[" not in plain(view)

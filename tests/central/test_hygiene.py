@@ -80,7 +80,7 @@ def test_terminal_escapes_in_a_driver_id_or_location_do_not_reach_the_admin_outp
 
 def test_admin_audit_shows_a_failed_token_attempt_and_a_stop_command(central):
     wrong = admin(central, "list", env={"EVCHARGE_ADMIN_TOKEN": "not-the-token"})
-    assert wrong.returncode == 1 and "wrong admin token" in wrong.stderr
+    assert wrong.returncode == 4 and "Central refused the admin token" in wrong.stderr
     stopped = admin(central, "stop", "CP1", "--reason", "inspection")
     assert stopped.returncode == 0, stopped.stderr
 
@@ -121,7 +121,7 @@ def test_the_admin_token_comes_from_a_private_file_or_the_environment(central, t
     loose.write_text(ADMIN_TOKEN + "\n")
     loose.chmod(0o644)
     refused = admin(central, "--admin-token-file", str(loose), "list")
-    assert refused.returncode == 2
+    assert refused.returncode == 5  # cliout.EXIT_CONFIG: a file the command needs is wrong
     assert refused.stderr.strip() == (f"evcharge admin: error: admin token: secret file {loose} "
                                       f"may be read by others (mode 0644): chmod 600 {loose}")
     loose.chmod(0o600)

@@ -55,7 +55,7 @@ def test_site_commands(tmp_path):
     db = str(tmp_path / "c.db")
     assert _cli("add-site", "S1", "--db", db, "--max-kw", "22").returncode == 0
     bad = _cli("add-cp", "CP1", "--db", db, "--site", "S9", "--secret", "x" * 24)
-    assert bad.returncode == 1 and "error: unknown site S9" in bad.stderr
+    assert bad.returncode == 4 and "error: unknown site S9" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert _cli("add-cp", "CP1", "--db", db, "--site", "S1", "--secret", "x" * 24).returncode == 0
     assert _cli("update-site", "S1", "--db", db, "--max-kw", "30").returncode == 0
@@ -65,7 +65,7 @@ def test_site_commands(tmp_path):
     assert '"cps": []' in _cli("list-sites", "--db", db, "--json").stdout
     assert _cli("remove-site", "S1", "--db", db).returncode == 0
     gone = _cli("update-site", "S1", "--db", db, "--max-kw", "5")
-    assert gone.returncode == 1 and "unknown site S1" in gone.stderr
+    assert gone.returncode == 4 and "unknown site S1" in gone.stderr
     neg = _cli("add-site", "S2", "--db", db, "--max-kw", "-1")
     assert neg.returncode != 0 and "Traceback" not in neg.stderr
 

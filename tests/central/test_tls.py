@@ -65,7 +65,8 @@ def test_pki_keys_are_owner_only(pki):
         assert stat.S_IMODE(pki[key].stat().st_mode) == 0o600
     assert stat.S_IMODE((pki["ca"].parent / "ca.key").stat().st_mode) == 0o600
     again = evcharge("pki", "init", "--dir", str(pki["ca"].parent))
-    assert again.returncode == 1
+    assert again.returncode == 5  # cliout.EXIT_CONFIG: a file in the way
+    assert again.stderr.startswith("evcharge pki: error: ")
     assert again.stderr.strip().count("\n") == 0 and "exists" in again.stderr
 
 
@@ -128,7 +129,7 @@ def test_driver_with_ca_and_wrong_ca(tls_central, pki, tmp_path, kafka_bootstrap
     assert done.returncode == 0, done.stderr + done.stdout
     assert "CP1" in done.stdout
     wrong = evcharge(*base, "--ca", str(pki["wrong_ca"]), "list")
-    assert wrong.returncode == 1, wrong.stderr + wrong.stdout
+    assert wrong.returncode == 5, wrong.stderr + wrong.stdout  # configuration (--ca)
     text = (wrong.stderr + wrong.stdout).strip()
     assert "certificate verify failed" in text and "Traceback" not in text
     assert len(text.splitlines()) == 1, text
@@ -224,18 +225,18 @@ def test_plaintext_off_loopback_needs_insecure(procs, tmp_path, kafka_bootstrap)
     assert ok.alive(), ok.log()
 
 
-@pytest.mark.parametrize("args, words", [
+@pytest.mark.parametrize("args, words, code", [
     (["--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"],
-     "no such file"),
-    (["--tls-cert", "CERT"], "--tls-cert and --tls-key go together"),
-    (["--tls-cert", "KEY", "--tls-key", "CERT"], "do not load"),
+     "no such file", 5),  # cliout.EXIT_CONFIG: the files
+    (["--tls-cert", "CERT"], "--tls-cert and --tls-key go together", 2),  # the command line
+    (["--tls-cert", "KEY", "--tls-key", "CERT"], "do not load", 5),
 ])
-def test_bad_tls_options_are_one_line(args, words, pki, tmp_path):
+def test_bad_tls_options_are_one_line(args, words, code, pki, tmp_path):
     args = [str(pki["cert"]) if a == "CERT" else str(pki["key"]) if a == "KEY" else a
             for a in args]
     done = evcharge("central", "--listen", f"127.0.0.1:{free_port()}", "--db",
                     str(tmp_path / "c.db"), *args, timeout=30)
-    assert done.returncode == 2
+    assert done.returncode == code
     line = done.stderr.strip()
     assert "\n" not in line and line.startswith("evcharge central: error:") and words in line, \
         line

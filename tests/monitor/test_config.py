@@ -96,17 +96,17 @@ def test_missing_file_is_reported(tmp_path):
         config.build(str(tmp_path / "nope.toml"), {}, environ={})
 
 
-@pytest.mark.parametrize("argv", [
-    ["--cp-id", "CP1"],
-    ["--max-kw", "abc"],
-    ["--engine", "a:1", "--engine-serial", "/dev/x"],
-    ["--config", "/nonexistent/monitor.toml"],
+@pytest.mark.parametrize(("argv", "code"), [
+    (["--cp-id", "CP1"], 5),  # a setting missing (the secret): configuration
+    (["--max-kw", "abc"], 2),  # a bad option: usage
+    (["--engine", "a:1", "--engine-serial", "/dev/x"], 2),
+    (["--config", "/nonexistent/monitor.toml"], 5),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(argv, capsys, monkeypatch):
+def test_cli_bad_input_is_one_line_and_its_class_exit_code(argv, code, capsys, monkeypatch):
     monkeypatch.delenv("EVCHARGE_SECRET", raising=False)
     with pytest.raises(SystemExit) as stop:
         raise SystemExit(cli.main(argv))
-    assert stop.value.code == 2
+    assert stop.value.code == code
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("evcharge monitor: error: ")

@@ -180,7 +180,9 @@ def test_admin_stop_and_resume_end_to_end(net):
     run.wait_event(lambda e: e.get("event") == "ticket", timeout=30, what="ticket")
 
     refused = net.driver("D1", "charge", "CP1", "--kwh", "0.1", timeout=60)
-    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert refused.returncode == 4, refused.stdout + refused.stderr  # refused by Central
+    # The reason once (no "stopped by the operator: stopped by the operator").
+    assert "out of service (stopped by the operator)" in refused.stderr, refused.stderr
     resumed = admin(net, "resume", "CP1")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     net.wait_state("CP1", "AVAILABLE", timeout=10)

@@ -28,15 +28,15 @@ def test_a_secret_file_others_may_read_is_refused(tmp_path):
     secret.write_text("s3cret\n")
     secret.chmod(0o640)
     done = monitor("--secret-file", str(secret))
-    assert done.returncode == 2
+    assert done.returncode == 5  # configuration
     assert done.stderr.strip() == (f"evcharge monitor: error: secret_file: {secret} may be read "
                                    f"by others (mode 0640): chmod 600 {secret}")
     missing = monitor("--secret-file", str(tmp_path / "nope"))
-    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    assert missing.returncode == 5 and "cannot read" in missing.stderr
 
 
 def test_no_secret_at_all_names_both_ways():
     done = monitor()
-    assert done.returncode == 2
+    assert done.returncode == 5
     assert "secret is required (--secret-file FILE" in done.stderr
     assert "EVCHARGE_SECRET" in done.stderr

@@ -84,7 +84,7 @@ def test_the_monitor_process_refuses_it_in_one_line(tmp_path):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EVCHARGE_")}
     done = subprocess.run([bin_path("evcharge"), "monitor", "--config", str(path)],
                           capture_output=True, text=True, timeout=30, env=clean)
-    assert done.returncode == 2
+    assert done.returncode == 5  # configuration
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "holds secret inline but may be read by others" in done.stderr
     assert "inline-s3cret-value" not in done.stderr

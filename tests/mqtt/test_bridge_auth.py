@@ -112,7 +112,7 @@ def test_embedded_broker_on_a_port_in_use_fails_clearly(tmp_path):
                     received += conn.recv(4096)
         except OSError:
             pass
-    assert out.returncode == 2, out
+    assert out.returncode == 5, out  # cliout.EXIT_CONFIG: the --embedded-broker address
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "already in use by a program this bridge did not start" \
         in lines[0], out.stderr

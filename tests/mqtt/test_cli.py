@@ -23,17 +23,17 @@ def loose_file(tmp_path):
     return str(path)
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--mqtt", "nohost"], "expected HOST:PORT"),
-    (["--mqtt", "127.0.0.1:1", "--prefix", "a/#"], "--prefix"),
-    (["--mqtt", "127.0.0.1:1", "--mqtt-ca", "/nonexistent.pem"], "--mqtt-ca"),
-    (["--embedded-broker", "10.1.2.3:1883"], "loopback only"),
-    (["--mqtt-username", "bridge"], "the embedded broker makes its own"),
-    (["--mqtt", "127.0.0.1:1", "--admin-token-file", "/nonexistent"], "admin token"),
+@pytest.mark.parametrize("args, says, code", [  # 2: the command line, 5: a file (cliout)
+    (["--mqtt", "nohost"], "expected HOST:PORT", 2),
+    (["--mqtt", "127.0.0.1:1", "--prefix", "a/#"], "--prefix", 2),
+    (["--mqtt", "127.0.0.1:1", "--mqtt-ca", "/nonexistent.pem"], "--mqtt-ca", 5),
+    (["--embedded-broker", "10.1.2.3:1883"], "loopback only", 2),
+    (["--mqtt-username", "bridge"], "the embedded broker makes its own", 2),
+    (["--mqtt", "127.0.0.1:1", "--admin-token-file", "/nonexistent"], "admin token", 5),
 ])
-def test_bad_options_one_line(args, says):
+def test_bad_options_one_line(args, says, code):
     out = bridge(*args)
-    assert out.returncode == 2, out
+    assert out.returncode == code, out
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("evcharge mqtt-bridge: error:"), out.stderr
     assert says in lines[0]
@@ -43,7 +43,7 @@ def test_bad_options_one_line(args, says):
 def test_password_file_readable_by_others_is_refused(loose_file):
     out = bridge("--mqtt", "127.0.0.1:1", "--mqtt-username", "u",
                  "--mqtt-password-file", loose_file)
-    assert out.returncode == 2 and "chmod 600" in out.stderr, out.stderr
+    assert out.returncode == 5 and "chmod 600" in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 
 

@@ -70,7 +70,7 @@ def test_operator_stop_and_resume_change_availability(ocpp_network):
                what="ChangeAvailability Inoperative")
     net.wait_state("WB1", "STOPPED")
     refused = net.driver("D1", "charge", "WB1")
-    assert refused.returncode == 1 and "WB1: refused:" in refused.stderr
+    assert refused.returncode == 4 and "WB1: refused:" in refused.stderr
     net.admin("resume", "WB1")
     wait_until(lambda: rig.availability_changes == ["Inoperative", "Operative"], timeout=15,
                what="ChangeAvailability Operative")

@@ -55,7 +55,7 @@ def test_refusals_are_shown_at_the_charge_point(make_network):
     net.type_keys("CP1", "c DX\n")  # a driver id typed on the menu, not registered
     net.wait_shown("CP1", "driver DX: refused: unknown driver DX")
     app = net.driver("DX", "charge", "CP1")  # the same from the app (--require-known-drivers)
-    assert app.returncode == 1 and "refused driver DX" in app.stderr  # no credential
+    assert app.returncode == 4 and "refused driver DX" in app.stderr  # no credential
     watch = net.driver("D42", "watch", "--wait", "1")  # refused: no session was started
     assert watch.returncode == 1 and "no session of D42 started within 1 s" in watch.stderr
     assert net.driver("D42", "watch", "--wait", "0").returncode == 2

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import sys
 from pathlib import Path
 
 from evhost.cliargs import non_negative, percent, positive
+from evhost.cliout import ConfigProblem, Parser, Refused, Unreachable, UsageError
+from evhost.logsetup import add_log_options, setup_logging
 from evsim.control import ControlClient, ControlError
 from evsim.controlserver import ControlSocketError
 from evsim.model import ChargePointModel
@@ -24,7 +25,7 @@ CONTROL_SUFFIX = ".ctl"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="evcharge sim-hw",
         description="Virtual meter (Modbus unit 1), relay module (unit 2), card reader "
         "(unit 3) and car behind a pseudo-terminal; see docs/HARDWARE.md.",
@@ -49,20 +50,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--voltage", type=positive, default=230.0, help="line voltage (default 230)")
     p.add_argument("--phases", type=int, choices=(1, 3), default=3,
                    help="phases the car draws on (the pilot's offer is A x V x phases)")
-    p.add_argument("--log-level", default="info", choices=sorted(trace.LEVELS),
-                   help="debug logs every Modbus frame")
+    add_log_options(p)  # at debug every Modbus frame
     return p
+
+
+def parser() -> argparse.ArgumentParser:
+    """The options (for `evcharge completion`)."""
+    return build_parser()
 
 
 def send_one(control: Path, command: str) -> int:
     try:
         with ControlClient(control) as client:
             reply = client.command(command)
-    except (ControlError, ValueError) as exc:
-        print(f"evcharge sim-hw: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(reply), flush=True)
-    return 0 if reply.get("ok") else 1
+    except ValueError as exc:  # the command text itself
+        raise UsageError(str(exc)) from None
+    except ControlError as exc:  # no simulator there, or it went silent
+        raise Unreachable(str(exc)) from None
+    print(json.dumps(reply), flush=True)  # the reply is the data, refused or not
+    if not reply.get("ok"):
+        raise Refused(f"the simulator refused '{command}': {reply.get('error', 'no reason')}")
+    return 0
 
 
 class _Stop(Exception):
@@ -74,7 +82,7 @@ def _raise_stop(signum: int, _frame: object) -> None:
 
 
 def serve(args: argparse.Namespace, control: Path) -> int:
-    trace.configure(tier="sim-hw", level=args.log_level)
+    setup_logging(args, "sim-hw")
     model = ChargePointModel(
         power_limit_kw=args.power_kw,
         car_max_kw=args.car_max_kw,
@@ -97,9 +105,8 @@ def serve(args: argparse.Namespace, control: Path) -> int:
         simulator.serve(ready, should_stop=lambda: False)
     except _Stop as stop:
         trace.log("info", f"{stop} received")
-    except (LinkError, ControlSocketError, OSError) as exc:
-        print(f"evcharge sim-hw: {exc}", file=sys.stderr)
-        return 2
+    except (LinkError, ControlSocketError, OSError) as exc:  # --link/--control paths
+        raise ConfigProblem(str(exc)) from None
     return 0
 
 
