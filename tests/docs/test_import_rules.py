@@ -31,3 +31,16 @@ def test_a_tier_importing_another_tiers_internals_is_caught(tmp_path):
     result = lint_imports("--config", str(config))
     assert result.returncode == 1
     assert "BROKEN" in result.stdout and "evmonitor." in result.stdout
+
+
+def test_the_monitor_on_a_pi_needs_only_its_own_dependencies():
+    # What tools/install-monitor.sh installs on a Pi: cbor2, pyserial, confluent-kafka.
+    probe = ("import sys, evcharge.cli, evmonitor.cli, evmonitor.daemon\n"
+             "print(' '.join(sorted({m.split('.')[0] for m in sys.modules}"
+             " - set(sys.stdlib_module_names))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    loaded = {name for name in done.stdout.split() if not name.startswith("_")}
+    assert loaded == {"cbor2", "confluent_kafka", "serial", "evcharge", "evhost", "evkafka",
+                      "evmonitor", "evwire"}, loaded
