@@ -4,13 +4,13 @@ the same frames over a serial line (a real pty)."""
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
 import evwire
 from evengine.probe import PtyMonitor
 from evharness.engine import RUNTIMES, start_engine, wait_ready
+from evharness.procs import wait_until
 from evharness.sim import start_sim
 from evwire.framing import cobs_encode
 
@@ -73,11 +73,17 @@ def test_a_new_monitor_connection_replaces_the_old(procs, tmp_path, runtime):
     assert first.start("S1")["status"] == "success"
     second = engine.probe()
     assert second.health()["is_charging"] is True
-    first.collect(0.5)
-    assert first.closed_by_peer
+    # Waited for, not given 0.5 s: a loaded host may take longer to close it.
+    wait_until(lambda: first.collect(0.1) is not None and first.closed_by_peer, timeout=10,
+               interval=0, what="the Engine closing the replaced connection")
     assert "replaces the one from" in engine.log()
-    time.sleep(1.5)  # longer than the grace: the session goes on with the new Monitor
-    second.wait_type("charging_data")
+    # Past the grace (1 s) on the Engine's own clock, not a sleep that races it: samples
+    # come one per tick (0.3 s, never closer) and only while the Engine holds a Monitor,
+    # so six fresh ones span 1.5 s during which the session went on with the new one.
+    second.collect(0)  # only samples sent after the old link was gone count
+    for _ in range(6):
+        assert second.wait_type("charging_data")["session_id"] == "S1"
+    assert not [m for m in second.inbox if m.get("type") == "charge_completion"]
     assert second.health()["session_id"] == "S1"
 
 

@@ -150,6 +150,7 @@ class Central:
         self.sessions.on_event = self.status_feed.session_event
         self.sites = SiteAllocator(self.db, self.registry, self.sessions)
         self.registry.on_change = chain(self.sites.state_changed, self.registry.on_change)
+        self.registry.on_change = chain(self.sessions.cp_state_changed, self.registry.on_change)
         self.sessions.on_event = chain(self.sites.session_event, self.sessions.on_event)
         self.sessions.limit_of = self.sites.limit_of
         self.status_feed.sites = self.sites
@@ -274,6 +275,7 @@ class Central:
             return max(0.1, min(cap, deadline - time.monotonic()))
 
         self.notifier.stopping()
+        self.sessions.stopping = True  # the links Central closes now are not CPs lost
         self.gateway.stop_accepting()
         for task in tasks:
             task.cancel()

@@ -28,6 +28,8 @@ from evwire import types as t
 from evwire.compat import unix_time
 from evwire.trace import log
 
+# charging_status_update status for a live session whose CP lost contact with Central.
+CP_UNREACHABLE = "cp_unreachable"
 FULL_CHARGE_KWH = 50.0  # the seed's assumption for the progress percentage
 
 Publish = Callable[[str, bytes], asyncio.Future]  # (driver_id, CBOR value) -> delivery
@@ -59,6 +61,8 @@ class Sessions:
         self.on_event: Callable[[Session, str], None] = lambda _session, _event: None
         # The CP's site share (evcentral.sites), shown to the driver; None: no site.
         self.limit_of: Callable[[str], float | None] = lambda _cp_id: None
+        # Set at shutdown: Central closing its own links is not a CP losing contact.
+        self.stopping = False
 
     # -- lookups ---------------------------------------------------------------
     def restore(self) -> None:
@@ -153,6 +157,22 @@ class Sessions:
         self._publish_later(session.driver_id,
                             self._status_update(session, "faulted", f"charge point fault: "
                                                                     f"{fault_type}"))
+
+    def cp_state_changed(self, cp: ChargePoint, _why: str) -> None:
+        """Registry.on_change: a CP with a live session went DISCONNECTED (its link closed
+        or fell silent). Its driver would otherwise only see the live figures stop: say
+        why, and that the session is not lost (the Engine ends it and keeps its ticket)."""
+        session = cp.session
+        if self.stopping or cp.shown != t.CP_DISCONNECTED or session is None \
+                or not session.live:
+            return
+        who = "charge point" if cp.protocol == "ocpp" else "charge point's Monitor"
+        text = (f"the {who} lost contact with Central: the session goes on at the charge "
+                "point; its ticket follows")
+        log("warning", f"session {session.session_id}: {cp.cp_id} unreachable; "
+                       f"{session.driver_id} told")
+        self._publish_later(session.driver_id,
+                            self._status_update(session, CP_UNREACHABLE, text))
 
     def tell_operator_stop(self, cp: ChargePoint, reason: str | None) -> None:
         session = cp.session

@@ -142,6 +142,9 @@ class SessionFollower:
                 self.faulted_at = None
                 self.ctx.output.status("recovered", self.cp_id, self.session_id,
                                        "the charge point recovered: charging again")
+            elif previous == "cp_unreachable":  # else the stale line would stand unanswered
+                self.ctx.output.status("cp_reachable", self.cp_id, self.session_id,
+                                       "the charge point is in contact with Central again")
             return  # otherwise the live line shows it
         if status == "faulted":
             # Whether the ticket waits for recovery is said only once it is late.
@@ -149,6 +152,8 @@ class SessionFollower:
             text = f"the charge point reported a fault{detail}"
         elif status == "failed":
             text = f"the charge point could not start charging{detail}"
+        elif status == "cp_unreachable":  # Central's words say what goes on meanwhile
+            text = msg.get("message") or "the charge point lost contact with Central"
         elif status == "stopped_by_operator":
             text = f"an operator stopped the charge point{detail}; the session ends"
         elif status == "waiting_for_vehicle":  # the CP's own words say for how long

@@ -33,6 +33,7 @@ def test_smoke_benchmark_writes_a_complete_report(procs, tmp_path, kafka_bootstr
     assert (out / "report.png").read_bytes().startswith(PNG_MAGIC)
     data = json.loads((out / "report.json").read_text())
     assert data["mode"] == "smoke" and data["crashes"] == []
+    assert data["losses"] == []  # exit 0 above also means this: bench_all fails on a loss
 
     machine = data["machine"]
     for key in ("cores", "memory_gib", "python", "micropython", "kafka_broker", "date_utc"):
@@ -53,6 +54,9 @@ def test_smoke_benchmark_writes_a_complete_report(procs, tmp_path, kafka_bootstr
     profile = data["load"]["profile"]
     assert profile["top"] and profile["top_total"] and is_number(profile["busy_s"])
 
+    through = data["monitor"]["outbox"]["through_monitor"]
+    for phase in ("replay", "live"):
+        assert through[phase]["sent"] == through[phase]["delivered"] > 0, phase
     faults = data["monitor"]["fault_detection"]
     assert is_number(faults["engine_kill_to_faulted"]["median_s"])
     assert is_number(data["engine"]["heap"]["live_peak_bytes"])

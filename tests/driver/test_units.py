@@ -132,6 +132,25 @@ def test_a_status_update_shows_its_state_at_once():
     assert (shown[-1].limit_kw, shown[-1].progress) == (7.0, 60)  # the sample's own
 
 
+def test_a_cp_out_of_contact_is_said_with_centrals_words_and_so_is_its_return():
+    from types import SimpleNamespace
+
+    from evdriver.session import Limits, SessionFollower
+
+    said: list[tuple[str, str]] = []
+    output = SimpleNamespace(progress=lambda p: None,
+                             status=lambda event, _cp, _s, text: said.append((event, text)))
+    ctx = SimpleNamespace(stream=object(), client=object(), output=output)
+    follower = SessionFollower(ctx, "CP1", "s1", Limits())
+    text = "the charge point's Monitor lost contact with Central: ...; its ticket follows"
+    update = {"session_id": "s1", "status": "cp_unreachable", "message": text}
+    follower.charging_status_update(update)
+    follower.charging_status_update(update)  # the same state again: said once
+    follower.charging_status_update({"session_id": "s1", "status": "charging"})
+    assert said == [("cp_unreachable", text),
+                    ("cp_reachable", "the charge point is in contact with Central again")]
+
+
 def test_text_rendering():
     assert clock(3725) == "01:02:05" and clock(None) == "-"
     assert table(["A", "BB"], [["x", "1"], ["yyy", "22"]], right={1}).splitlines() == [

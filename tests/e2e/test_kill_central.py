@@ -61,10 +61,14 @@ def test_a_charge_request_refused_while_central_is_down_does_not_start_later(mak
     line = assert_fails_cleanly(refused, 3)
     assert "by Kafka" in line, line  # both paths were tried: the request is on Kafka
 
-    net.start_central()
-    net.wait_state("CP1", "AVAILABLE", timeout=30)
+    central = net.start_central()
     # The driver was told the request failed: no session may start behind its back
     # (the Kafka fallback left the request on driver-requests for Central to find).
-    time.sleep(3.0)
+    # Central reads it at once on its restart, often before CP1 is back, when "CP1 is
+    # disconnected" would refuse it anyway: so wait for the expiry itself, Central's
+    # line for it, not for a time that proves nothing (the request may still be unread).
+    wait_until(lambda: "from D2 expired: expired" in central.log(), timeout=30,
+               what="Central refusing the stale request as expired")
+    net.wait_state("CP1", "AVAILABLE", timeout=30)
     assert net.db_sessions() == []
     assert net.cp_state("CP1") == "AVAILABLE"

@@ -13,6 +13,12 @@ def test_monitor_killed_mid_session_then_completion_arrives_with_a_new_monitor(m
 
     net.kill_monitor("CP1")
     net.wait_state("CP1", "DISCONNECTED", timeout=15)  # Central's heartbeat timeout: 2 s
+    # The driver is told why its live figures stopped, and that the session is not lost.
+    told = run.wait_event(lambda e: e.get("event") == "cp_unreachable", timeout=15,
+                          what="the driver told that the CP's Monitor is gone")
+    assert told["session_id"] == session_id and told["cp_id"] == "CP1"
+    assert "Monitor lost contact with Central" in told["text"]
+    assert "ticket follows" in told["text"]
     # The Engine, alone, opens the contactor once its grace period (2 s) is over.
     wait_until(lambda: not net.sim("CP1", "status")["relay_closed"], timeout=20,
                what="the Engine opening the relay without its Monitor")

@@ -75,11 +75,30 @@ def test_no_ack_when_the_outbox_write_fails(setup, mocker):
     _cfg, outbox, station = setup
     station.engine = Recorder()
     station.central = Recorder()
-    # A full disk cannot be provoked portably in a test: make SQLite report it.
-    mocker.patch.object(outbox, "_db", wraps=outbox._db)
-    outbox._db.execute.side_effect = sqlite3.OperationalError("database or disk is full")
-    EngineHandlers(station, NoHealth()).charge_completion(wire(completion()))
+    # A full disk cannot be provoked portably in a test: make SQLite report it, for the
+    # row's INSERT only (failing every statement would fail the PRAGMA before it, and
+    # the test would no longer be about the write).
+    real = outbox._db
+
+    def execute(sql: str, *args):
+        if sql.startswith("INSERT"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return real.execute(sql, *args)
+
+    db = mocker.patch.object(outbox, "_db", wraps=real)
+    db.execute.side_effect = execute
+    done = completion()
+    handlers = EngineHandlers(station, NoHealth())
+    handlers.charge_completion(wire(done))
     assert station.engine.sent == []  # the Engine keeps the completion and re-sends it
+    inserts = [c.args for c in db.execute.call_args_list if c.args[0].startswith("INSERT")]
+    assert [args[1][0] for args in inserts] == [done["message_id"]]  # the write was tried
+    assert outbox.counts() == {}
+    mocker.stopall()  # room on the disk again: the Engine's re-send is stored, then acked
+    handlers.charge_completion(wire(done))
+    (ack,) = station.engine.sent
+    assert ack["type"] == t.CHARGE_COMPLETION_ACK and ack["message_id"] == done["message_id"]
+    assert outbox.counts() == {t.CHARGE_COMPLETION: 1}
 
 
 def test_a_session_learned_from_charging_data_shows_as_charging(setup):
