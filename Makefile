@@ -8,7 +8,7 @@ MICROPYPATH_TESTS := shared:firmware:tests/micropython
 PORT   ?= /dev/ttyUSB0
 BOARD_CONFIG ?= firmware/board_config.json
 
-.PHONY: venv test test-py test-mp lint demo bench bench-smoke bench-heap fuzz fuzz-smoke firmware flash install-monitor install-central docs clean
+.PHONY: venv test test-py test-mp lint demo chaos bench bench-smoke bench-heap fuzz fuzz-smoke firmware flash install-monitor install-central docs clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,15 @@ demo: venv
 	$(BIN)/evcharge demo $(DEMO_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-stamp
+
+# Chaos (docs/CHAOS.md): CASES random cases of a whole network under 1-3 faults each,
+# checked for invariants; SEED=random picks a new seed (printed first). Writes
+# docs/CHAOS.md, docs/chaos.png and build/chaos/seed-S.json. One case alone:
+# evcharge chaos --seed S --case K.
+CASES ?= 10
+SEED  ?= random
+chaos: $(BENCH_STAMP)
+	$(BIN)/evcharge chaos --seed $(SEED) --cases $(CASES) --report docs/CHAOS.md
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'

@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "driver": ("evdriver.cli", "main", "the EV driver's client"),
     "mqtt-bridge": ("evmqtt.cli", "main", "charge point state on MQTT, Home Assistant"),
     "demo": ("evharness.demo", "main", "run a whole network on this machine"),
+    "chaos": ("evharness.chaos.runner", "main", "random faults on a whole network, checked"),
     "pki": ("evcharge.pki", "main", "a private CA: TLS certificates for Central"),
     "completion": ("evcharge.completion", "main", "shell completion script: bash or zsh"),
 }

@@ -64,12 +64,17 @@ def sim_control(cp_dir: Path) -> Path:
     return cp_dir / "meter.ctl"
 
 
-def sim_hw(cp: CpSpec, cp_dir: Path, timers: Timers) -> list[str]:
+def sim_hw(cp: CpSpec, cp_dir: Path, timers: Timers, meter_start: float = 0.0,
+           plugged: bool | None = None) -> list[str]:
+    """The CP's virtual hardware; meter_start and plugged restart it as it was
+    (the simulator keeps nothing on disk: a power cut is given its register back)."""
     args = ["sim-hw", "--link", str(meter_link(cp_dir)), "--control", str(sim_control(cp_dir)),
             "--power-kw", _num(cp.power_kw), "--car-max-kw", _num(cp.car_max_kw),
             "--battery-kwh", _num(cp.battery_kwh),
             "--soc", _num(cp.soc), "--time-scale", _num(timers.time_scale)]
-    if not cp.plugged:
+    if meter_start:
+        args += ["--meter-start", repr(meter_start)]
+    if not (cp.plugged if plugged is None else plugged):
         args.append("--unplugged")
     return args
 

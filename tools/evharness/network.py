@@ -209,8 +209,11 @@ class Network:
     def control_path(self, cp_id: str) -> Path:
         return commands.sim_control(self.spec.cp_dir(cp_id))
 
-    def start_sim(self, cp_id: str) -> Proc:
-        args = commands.sim_hw(self.spec.cp(cp_id), self.spec.cp_dir(cp_id), self.spec.timers)
+    def start_sim(self, cp_id: str, meter_start: float = 0.0,
+                  plugged: bool | None = None) -> Proc:
+        """The CP's simulator; after a power cut, with its register and plug as they were."""
+        args = commands.sim_hw(self.spec.cp(cp_id), self.spec.cp_dir(cp_id), self.spec.timers,
+                               meter_start, plugged)
         return self._start(f"sim-{cp_id}", self.spec.cp_host, args)
 
     def start_engine(self, cp_id: str) -> Proc:

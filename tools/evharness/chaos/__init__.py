@@ -1,0 +1,1 @@
+"""Chaos runner: random faults on whole networks of real processes (evcharge chaos)."""
