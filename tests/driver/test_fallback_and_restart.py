@@ -15,7 +15,8 @@ USING_KAFKA = "Central's socket is unreachable: using Kafka"
 def test_socket_silent_requests_go_by_kafka(network):
     # A socket that accepts and never answers: the driver waits --timeout, then Kafka.
     net = network("--silent-socket", "--car-kwh", "0.2", "--busy", "CP9")
-    quick = ("--timeout", "2")
+    # Each path gets --timeout: long enough for the Kafka round trip on a loaded machine.
+    quick = ("--timeout", "5")
     listed = net.driver("D1", "list", *quick)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines()[0] == USING_KAFKA
