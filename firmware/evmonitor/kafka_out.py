@@ -11,7 +11,10 @@ Rows are produced in outbox order, at most `in_flight` unconfirmed at a
 time, and deleted only from the broker's delivery report. The idempotent
 producer (acks=all, never times a record out) keeps them in order across
 broker outages; whatever is unconfirmed when the Monitor stops stays in the
-outbox and is replayed, in order, at the next start.
+outbox and is replayed, in order, at the next start. A producer that can no
+longer deliver (a broker that restarted without its producer state: see
+evkafka.renewal) is replaced by a new one, which resends the outbox from its
+oldest row, in order; Central absorbs the duplicates by message_id.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from evkafka import names
 from evkafka.client import DEFAULT_PARTITIONS, admin_config, make_producer
+from evkafka.logs import RepeatLimiter
+from evkafka.renewal import ProgressWatch, lost_producer_state
 from evmonitor.outbox import Outbox, OutboxError, Row
 from evwire import dumps, loads
 from evwire.auth import sign_record
@@ -64,6 +69,10 @@ class KafkaForwarder:
         self._retry: deque[Row] = deque()
         self._wake = asyncio.Event()
         self._producer = None
+        self._generation = 0  # of the producer; reports of a replaced one are stale
+        self._renew_reason = ""  # set when the producer must be replaced
+        self._progress = ProgressWatch()
+        self._refusals = RepeatLimiter()  # one line per kind of refusal, not one per record
         self._admin: AdminClient | None = None  # one, reused: a new client per try is noisy
         self._last_error = ""
 
@@ -73,16 +82,14 @@ class KafkaForwarder:
 
     async def run(self) -> None:
         await self._wait_for_topic()
-        # librdkafka's own log lines are not journald-style and repeat every reconnect:
-        # silence them, error_cb reports each new problem once.
-        self._producer = make_producer(self.bootstrap, client_id=f"evcharge-monitor-{self.cp_id}",
-                                       error_cb=self._on_error, log_level=0)
+        self._producer = self._new_producer()
         self.state = "connected"
         log("info", f"producing telemetry to {self.topic} at {self.bootstrap}")
         while True:
-            self._producer.poll(0)
+            self._poll()
             self._settle()
             self._maybe_probe()
+            self._maybe_renew()
             self._produce_more()
             self._wake.clear()
             idle = self.in_flight == 0 and not self._retry
@@ -90,6 +97,45 @@ class KafkaForwarder:
                 await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S if idle else BUSY_POLL_S)
             except TimeoutError:
                 pass
+
+    def _new_producer(self):
+        # librdkafka's own log lines are not journald-style and repeat every reconnect:
+        # silence them, error_cb reports each new problem once.
+        return make_producer(self.bootstrap, client_id=f"evcharge-monitor-{self.cp_id}",
+                             error_cb=self._on_error, log_level=0)
+
+    def _poll(self) -> None:
+        try:
+            self._producer.poll(0)
+        except KafkaException as exc:  # a fatal error surfaces here too
+            self._note_lost(exc.args[0] if exc.args else None)
+
+    def _note_lost(self, err: KafkaError | None) -> None:
+        if lost_producer_state(err) and not self._renew_reason:
+            self._renew_reason = err.str()
+
+    def _maybe_renew(self) -> None:
+        """Replace a producer that cannot deliver any more; resend the outbox in order."""
+        if not self._renew_reason and self._progress.stuck(self.in_flight) and self.connected():
+            self._renew_reason = (f"no delivery report for {self._progress.stuck_after:g} s "
+                                  "while the broker answers")
+        if not self._renew_reason:
+            return
+        log("warning", f"Kafka producer replaced ({self._renew_reason}); resending "
+                       f"{self.outbox.depth} outbox record(s) from the oldest")
+        old, self._producer = self._producer, self._new_producer()
+        self._generation += 1
+        try:
+            old.purge(in_queue=True, in_flight=True, blocking=False)
+            old.poll(0)  # its reports are stale now (generation): only deliveries count
+        except KafkaException:
+            pass  # a fatally failed producer may refuse even this; it is dropped anyway
+        self._renew_reason = ""
+        self._settle()  # what the old one delivered leaves the outbox first
+        self.in_flight = 0
+        self._retry.clear()
+        self.sent_upto = 0  # from the oldest row still in the outbox
+        self._progress.progressed()
 
     def connected(self) -> bool:
         """The broker answered (delivery or metadata) within STALE_S."""
@@ -166,6 +212,7 @@ class KafkaForwarder:
             pass  # the loop is gone: the Monitor is shutting down
 
     def _on_error(self, err: KafkaError) -> None:
+        self._note_lost(err)
         text = err.str()
         if text != self._last_error:
             self._last_error = text
@@ -173,16 +220,24 @@ class KafkaForwarder:
         self.state = "broker unreachable" if err.code() in (
             KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT) else "error"
 
-    def _on_delivery(self, err: KafkaError | None, row: Row) -> None:
+    def _on_delivery(self, err: KafkaError | None, row: Row, generation: int) -> None:
         # Called from poll()/flush(), possibly on the flush thread: only record the outcome.
-        if err is None:
+        if err is None:  # delivered, by whichever producer: it may leave the outbox
             self._confirmed.append(row.seq)
             self.last_answer = time.monotonic()
-        else:
-            self._retry.append(row)
-            log("warning", f"Kafka refused {row.kind} id={row.message_id}: {err.str()}; "
-                           f"will retry")
+        if generation != self._generation:
+            return  # a replaced producer's report: its rows are being resent already
         self.in_flight -= 1
+        self._progress.progressed()
+        if err is None:
+            return
+        self._note_lost(err)
+        self._retry.append(row)
+        dropped = self._refusals.admit(err.str())
+        if dropped is not None:
+            more = f" ({dropped} more refused like it)" if dropped else ""
+            log("warning", f"Kafka refused {row.kind} id={row.message_id}: {err.str()}; "
+                           f"will retry{more}")
 
     def _settle(self) -> None:
         if not self._confirmed:
@@ -208,15 +263,21 @@ class KafkaForwarder:
             if fresh:
                 self.sent_upto = fresh[-1].seq
             batch.extend(fresh)
+        generation = self._generation
+        if batch and self.in_flight == 0:
+            self._progress.progressed()  # the wait for a report starts now
         for index, row in enumerate(batch):
             try:
                 self._producer.produce(self.topic, key=self.cp_id.encode(),
                                        value=self.signed(row),
                                        on_delivery=lambda err, _m, row=row: self._on_delivery(
-                                           err, row))
-            except BufferError:
-                # librdkafka's queue is full: keep the rest, in order, for the next round.
+                                           err, row, generation))
+            except (BufferError, KafkaException) as exc:
+                # librdkafka's queue is full, or the producer failed for good (renewed
+                # at the next round): keep the rest, in order, for the next round.
                 self._retry.extendleft(reversed(batch[index:]))
+                if isinstance(exc, KafkaException):
+                    self._note_lost(exc.args[0] if exc.args else None)
                 break
             self.in_flight += 1
 

@@ -31,6 +31,10 @@ from evwire.trace import log
 # charging_status_update status for a live session whose CP lost contact with Central.
 CP_UNREACHABLE = "cp_unreachable"
 FULL_CHARGE_KWH = 50.0  # the seed's assumption for the progress percentage
+# A ticket Central wrote itself (failed start, operator close) that the broker refused
+# is sent again after these back-offs, doubling (the session row keeps it meanwhile).
+TICKET_RETRY_FIRST_S = 1.0
+TICKET_RETRY_MAX_S = 30.0
 
 Publish = Callable[[str, bytes], asyncio.Future]  # (driver_id, CBOR value) -> delivery
 
@@ -335,10 +339,16 @@ class Sessions:
 
     def _send_ticket_later(self, final: Session) -> None:
         async def send() -> None:
-            try:
-                await self._send_ticket(final)
-            except Exception as exc:  # resent at the next start (ticket_sent stays 0)
-                log("error", f"ticket of session {final.session_id} not delivered: {exc}")
+            delay = TICKET_RETRY_FIRST_S
+            while True:
+                try:
+                    await self._send_ticket(final)
+                    return
+                except Exception as exc:  # ticket_sent stays 0: a restart resends it too
+                    log("error", f"ticket of session {final.session_id} not delivered "
+                                 f"({exc}); retrying in {delay:g} s")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, TICKET_RETRY_MAX_S)
 
         self._background_task(send())
 

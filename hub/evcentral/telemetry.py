@@ -12,7 +12,10 @@ handler skips the records it already handled in an earlier attempt. A second thr
 polls the producer so delivery reports arrive without delay; the reports of
 one poll round are handed to the loop together (one wake-up of the loop per
 round, not one per record: at thousands of records a second the wake-ups
-alone cost a good part of a core).
+alone cost a good part of a core). The delivery thread never dies of a Kafka
+error: a producer that cannot deliver any more (evkafka.renewal) is replaced;
+what the old one held is purged, its futures fail, and their owners produce
+again (a batch is retried, a ticket resent) through the new one.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from evkafka.client import AssignedConsumer, ensure_topics, make_producer
 from evkafka.names import all_topics
+from evkafka.renewal import ProgressWatch, lost_producer_state
 from evwire.trace import log
 
 RETRY_DELAY_S = 1.0
@@ -43,6 +47,8 @@ BATCH_WAIT_S = 0.02
 # the local broker's CPU at the cost of 15 ms on the way to the driver.
 PRODUCER_LINGER_MS = 20
 PRODUCE_QUEUE_RETRIES = 200
+# A stuck producer is replaced only if the broker answers a metadata request this fast.
+ALIVE_PROBE_S = 2.0
 
 
 class DeliveryError(Exception):
@@ -68,8 +74,14 @@ class KafkaBridge:
         self.topics_in = topics_in
         self.group = group
         self.batch_size = batch_size
-        self.producer = make_producer(bootstrap, client_id="evcharge-central",
-                                      **{"linger.ms": PRODUCER_LINGER_MS})
+        # Swapped by the delivery thread when it renews the producer; the lock keeps a
+        # produce() from landing on a producer after it was purged.
+        self._producer_lock = threading.Lock()
+        self._renew_reason = ""
+        self._generation = 0  # of the producer: reports of a replaced one change nothing
+        self._progress = ProgressWatch()
+        self.producer = self._new_producer()
+        self.producers_renewed = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.connected = asyncio.Event()
         self._reports: deque[tuple[asyncio.Future, KafkaError | None]] = deque()
@@ -97,21 +109,41 @@ class KafkaBridge:
         future = self.loop.create_future()
         reports = self._reports
 
+        generation = self._generation  # set again under the lock, with the producer used
+
         def delivered(err: KafkaError | None, _msg: Message) -> None:
             reports.append((future, err))  # handed to the loop by _hand_over
+            if generation == self._generation:  # not a replaced producer's purged record
+                self._progress.progressed()
+                self._note_error(err)
 
         for _attempt in range(PRODUCE_QUEUE_RETRIES):
             try:
-                self.producer.produce(topic, key=key.encode(), value=value, on_delivery=delivered)
+                with self._producer_lock:
+                    generation = self._generation
+                    self.producer.produce(topic, key=key.encode(), value=value,
+                                          on_delivery=delivered)
                 self.records_out += 1
                 return future
             except BufferError:
                 if not wait:
                     break
                 # The local queue is full (broker away for long): let it drain a little.
-                self.producer.poll(0.05)
+                time.sleep(0.05)  # the delivery thread polls meanwhile
+            except KafkaException as exc:  # failed for good: renewed by the delivery thread
+                self._note_error(exc.args[0] if exc.args else None)
+                future.set_exception(DeliveryError(f"record for {topic} refused: {exc}"))
+                return future
         future.set_exception(DeliveryError(f"producer queue full, record for {topic} refused"))
         return future
+
+    def _new_producer(self):
+        return make_producer(self.bootstrap, client_id="evcharge-central",
+                             error_cb=self._note_error, **{"linger.ms": PRODUCER_LINGER_MS})
+
+    def _note_error(self, err: KafkaError | None) -> None:
+        if lost_producer_state(err) and not self._renew_reason:
+            self._renew_reason = err.str()
 
     # -- lifecycle -------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop, handler: BatchHandler) -> None:
@@ -158,8 +190,48 @@ class KafkaBridge:
     # -- threads ----------------------------------------------------------------
     def _deliver_forever(self) -> None:
         while not self._delivery_done.is_set():
-            self.producer.poll(0.05)
+            try:
+                self.producer.poll(0.05)
+            except KafkaException as exc:  # a fatal error surfaces here: renew below
+                self._note_error(exc.args[0] if exc.args else None)
+            except Exception as exc:  # never let the thread die: tickets depend on it
+                log("error", f"kafka: delivery poll failed ({exc!r}); polling on")
+                time.sleep(RETRY_DELAY_S)
             self._hand_over()
+            if self._renew_reason or self._stuck():
+                self._renew()
+                self._hand_over()
+
+    def _stuck(self) -> bool:
+        """Records outstanding, no report for long, yet the broker answers (renewal doc)."""
+        if not self._progress.stuck(len(self.producer)):
+            return False
+        try:
+            self.producer.list_topics(timeout=ALIVE_PROBE_S)
+        except Exception:  # the broker is away: the producer resumes by itself when it is back
+            self._progress.progressed()  # ask again after another STUCK_S, not at once
+            return False
+        self._renew_reason = (f"no delivery report for {self._progress.stuck_after:g} s "
+                              "while the broker answers")
+        return True
+
+    def _renew(self) -> None:
+        """Replace the producer; fail what the old one held so that its owners resend."""
+        reason, old = self._renew_reason, self.producer
+        with self._producer_lock:
+            self.producer = self._new_producer()
+            self._generation += 1
+            self._renew_reason = ""
+        self.producers_renewed += 1
+        held = len(old)
+        log("warning", f"kafka: producer replaced ({reason}); {held} record(s) it held "
+                       "are produced again")
+        try:
+            old.purge(in_queue=True, in_flight=True, blocking=False)
+            old.poll(0)  # their delivery reports (purged: failed) settle the futures
+        except Exception as exc:  # a fatally failed producer may refuse even this
+            log("warning", f"kafka: the replaced producer could not be purged ({exc})")
+        self._progress.progressed()
 
     def _hand_over(self) -> None:
         """Settle the futures of every delivery report so far, in one loop callback."""

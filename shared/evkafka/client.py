@@ -22,7 +22,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from evkafka.logs import log_settings
+from evkafka.logs import librdkafka_logger, log_settings
+from evkafka.topic_ids import MISSING, SAME, UNKNOWN, compare, topic_ids
 
 DEFAULT_PARTITIONS = 6
 
@@ -36,6 +37,9 @@ COORDINATOR_SETTLING = frozenset({
     KafkaError.COORDINATOR_NOT_AVAILABLE,
 })
 COORDINATOR_RETRY_S = 20.0
+# How often a consumer checks that its topics are still the ones it was assigned.
+TOPIC_CHECK_S = 5.0
+TOPIC_CHECK_TIMEOUT_S = 2.0
 
 T = TypeVar("T")
 
@@ -107,6 +111,11 @@ def consumer_config(bootstrap: str, group_id: str, client_id: str = "evcharge") 
 
 def admin_config(bootstrap: str, **overrides) -> dict:
     return {"bootstrap.servers": bootstrap, **log_settings(), **_security, **overrides}
+
+
+def log_warning(text: str) -> None:
+    """A line of this module, through the tiers' logging like librdkafka's own."""
+    librdkafka_logger().warning(text)
 
 
 def admin(bootstrap: str) -> AdminClient:
@@ -188,6 +197,9 @@ class AssignedConsumer:
     It assigns every partition of `topics`, starting from the offsets committed
     for `group_id` (or the earliest), and commits synchronously when told.
     Only one instance per group may run at a time (true in this system).
+    Every TOPIC_CHECK_S it checks that its topics were not replaced (evkafka.topic_ids):
+    a replaced topic is assigned again from the group's offsets there (or its start),
+    a missing one is created again first.
     """
 
     def __init__(self, bootstrap: str, group_id: str, topics: list[str],
@@ -197,20 +209,65 @@ class AssignedConsumer:
         # librdkafka's connection chatter off the user's terminal.
         conf = consumer_config(bootstrap, group_id, client_id)
         conf.update(overrides or {})
+        self.bootstrap = bootstrap
+        self.topics = list(topics)
         self.consumer = Consumer(conf)
+        self._admin = AdminClient(admin_config(bootstrap, **(overrides or {})))
+        self._topic_ids: dict[str, str] | None = None
+        self._checked_at = time.monotonic()
         try:
-            committed = self._committed_offsets(topics, timeout)
+            self._assign_from_committed(timeout)
         except BaseException:
             self.consumer.close()  # no librdkafka instance left behind a failed start
             raise
+
+    def _assign_from_committed(self, timeout: float) -> None:
+        ids = topic_ids(self._admin, self.topics, min(timeout, TOPIC_CHECK_TIMEOUT_S))
+        self._topic_ids = ids if ids and all(ids.values()) else None
         start = []
-        for tp in committed:
+        for tp in self._committed_offsets(self.topics, timeout):
             # OFFSET_INVALID (-1001) means nothing committed: start at the beginning.
             offset = tp.offset if tp.offset >= 0 else -2  # -2 = OFFSET_BEGINNING
             start.append(TopicPartition(tp.topic, tp.partition, offset))
         self.consumer.assign(start)
 
-    def _committed_offsets(self, topics: list[str], timeout: float) -> list[TopicPartition]:
+    def _check_topics(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at < TOPIC_CHECK_S:
+            return
+        self._checked_at = now
+        current = topic_ids(self._admin, self.topics, TOPIC_CHECK_TIMEOUT_S)
+        if self._topic_ids is None:  # not known at the start (cluster slow): learn them now
+            if current and all(current.values()):
+                self._topic_ids = current
+            return
+        verdict = compare(self._topic_ids, current)
+        if verdict in (SAME, UNKNOWN):
+            return
+        log_warning(f"topic(s) {', '.join(self.topics)} were {verdict} on {self.bootstrap} "
+                    "(a broker that lost its state?): reading them again from their start")
+        try:
+            if verdict == MISSING:
+                ensure_topics(self.bootstrap, self.topics, timeout=TOPIC_CHECK_TIMEOUT_S * 5)
+            self._assign_from_start(TOPIC_CHECK_TIMEOUT_S * 5)
+        except (KafkaException, KafkaUnavailable) as exc:
+            log_warning(f"could not assign the topics again yet ({exc}); retrying")
+
+    def _assign_from_start(self, timeout: float) -> None:
+        """Every partition of the new topics from its first record; the group's offsets
+        there set to it too. Offsets this group committed there before the replacement
+        was noticed came from the old topics and would skip records of the new ones."""
+        ids = topic_ids(self._admin, self.topics, min(timeout, TOPIC_CHECK_TIMEOUT_S))
+        self._topic_ids = ids if ids and all(ids.values()) else None
+        parts = self._partitions(self.topics, timeout)
+        firsts = [TopicPartition(tp.topic, tp.partition,
+                                 self.consumer.get_watermark_offsets(tp, timeout=timeout)[0])
+                  for tp in parts]
+        self.consumer.assign([TopicPartition(tp.topic, tp.partition, -2) for tp in parts])
+        retry_while_coordinator_settles(
+            lambda: self.consumer.commit(offsets=firsts, asynchronous=False), timeout)
+
+    def _partitions(self, topics: list[str], timeout: float) -> list[TopicPartition]:
         md = self.consumer.list_topics(timeout=timeout)
         parts: list[TopicPartition] = []
         for topic in topics:
@@ -218,29 +275,53 @@ class AssignedConsumer:
             if tmd is None or not tmd.partitions:
                 raise KafkaUnavailable(f"topic {topic} does not exist (ensure_topics first)")
             parts.extend(TopicPartition(topic, p) for p in sorted(tmd.partitions))
+        return parts
+
+    def _committed_offsets(self, topics: list[str], timeout: float) -> list[TopicPartition]:
+        parts = self._partitions(topics, timeout)
         return retry_while_coordinator_settles(
             lambda: self.consumer.committed(parts, timeout=timeout), timeout)
 
     def poll(self, timeout: float = 0.5) -> Message | None:
+        self._check_topics()
         msg = self.consumer.poll(timeout)
         if msg is None or msg.error():
             return None
         return msg
 
     def consume(self, max_messages: int = 500, timeout: float = 0.5) -> list[Message]:
+        self._check_topics()
         msgs = self.consumer.consume(max_messages, timeout)
         return [m for m in msgs if not m.error()]
 
     def commit(self, msg: Message) -> None:
         """Commit past `msg` (synchronously): call after its effect is stored."""
-        retry_while_coordinator_settles(
-            lambda: self.consumer.commit(message=msg, asynchronous=False))
+        self.commit_offsets([TopicPartition(msg.topic(), msg.partition(), msg.offset() + 1)])
 
     def commit_offsets(self, offsets: list[TopicPartition]) -> None:
-        """Commit these next-offsets (synchronously); nothing to do for an empty list."""
+        """Commit these next-offsets (synchronously); nothing to do for an empty list.
+
+        Never past what this consumer has read: an offset beyond its position can only
+        come from a record of a topic replaced since (evkafka.topic_ids), and would make
+        the group skip records of the new one."""
+        offsets = self._not_past_position(offsets)
         if offsets:
             retry_while_coordinator_settles(
                 lambda: self.consumer.commit(offsets=offsets, asynchronous=False))
 
+    def _not_past_position(self, offsets: list[TopicPartition]) -> list[TopicPartition]:
+        if not offsets:
+            return offsets
+        read = {(tp.topic, tp.partition): tp.offset for tp in self.consumer.position(
+            [TopicPartition(tp.topic, tp.partition) for tp in offsets])}
+        kept = []
+        for tp in offsets:
+            position = read.get((tp.topic, tp.partition), -1)
+            if position < 0:  # nothing read there since the last assignment
+                continue
+            kept.append(TopicPartition(tp.topic, tp.partition, min(tp.offset, position)))
+        return kept
+
     def close(self) -> None:
         self.consumer.close()
+        self._admin = None

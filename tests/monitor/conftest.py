@@ -7,12 +7,16 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+# kafka_testkit and friends (--import-mode=importlib adds no test folder to sys.path)
+sys.path.insert(0, str(Path(__file__).parent))
 
 import evwire
 from evharness.procs import wait_until
