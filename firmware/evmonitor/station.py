@@ -6,6 +6,7 @@ faults and recoveries, status changes, command outcomes, telemetry acks.
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Protocol
 
 from evmonitor.commands import PendingCommand, PendingCommands
@@ -20,6 +21,7 @@ from evwire.trace import log
 
 ENGINE_UNREACHABLE_TEXT = "engine unreachable"
 OPERATOR_STOPPED_TEXT = "charge point stopped by operator"
+GIVEN_UP_KEPT = 32  # failed starts remembered (a few a day at most on one charge point)
 
 
 class Sender(Protocol):
@@ -44,6 +46,9 @@ class Station:
         self.startup_grace = True
         self.reported_status: str | None = None
         self.limits = LimitRelay(cfg.cp_id, cfg.heartbeat_interval, self._renew_limit)
+        # Sessions whose start this Monitor reported failed without the Engine's answer
+        # (timed out, link lost): if the Engine runs one late, it is stopped at once.
+        self.given_up: deque[str] = deque(maxlen=GIVEN_UP_KEPT)
 
     # --- sending -----------------------------------------------------------------
     def to_engine(self, msg: dict) -> bool:
@@ -100,6 +105,8 @@ class Station:
         if busy and session_id and self.cp.session is None:
             self.cp.open_session(session_id)
             log("info", f"engine reports session {session_id} in progress: adopted")
+            if session_id in self.given_up:
+                self._cancel_start(session_id)
 
     def engine_fault(self, fault_type: str, text: str) -> None:
         if self.cp.engine_failed(fault_type, text):
@@ -163,6 +170,10 @@ class Station:
         if entry is None:
             log("warning", f"engine command_response id={response['message_id']} matches no "
                            f"waiting command (late or unknown): ignored")
+            if response.get("session_id") in self.given_up \
+                    and response.get("command") == t.START_CHARGING_COMMAND \
+                    and response["status"] == t.SUCCESS:
+                self._cancel_start(response["session_id"])
             return
         ok = response["status"] == t.SUCCESS
         text = response.get("message") or response.get("error") or response["status"]
@@ -192,12 +203,16 @@ class Station:
                            f"({error.get('request_type') or 'unknown request'}): "
                            f"{error['error']} {code}".rstrip())
             return
-        self._command_failed(entry, f"engine error: {error['error']}")
+        self._command_failed(entry, f"engine error: {error['error']}", engine_answered=True)
 
-    def _command_failed(self, entry: PendingCommand, text: str) -> None:
+    def _command_failed(self, entry: PendingCommand, text: str,
+                        engine_answered: bool = False) -> None:
         log("warning", f"{entry.command} id={entry.message_id} failed: {text}")
         if entry.command == t.START_CHARGING_COMMAND and entry.session_id:
             self.cp.close_session(entry.session_id)
+            if not engine_answered:  # it may still run the start: see _cancel_start
+                self.given_up.append(entry.session_id)
+                self._cancel_start(entry.session_id)
         if entry.relay_to_central:
             self.to_central(self.command_response(entry.request, False, text))
         self.report_status()
@@ -206,6 +221,21 @@ class Station:
         for entry in self.pending.expired():
             self._command_failed(entry, f"engine did not answer within "
                                         f"{self.cfg.command_timeout:g} s")
+
+    def _cancel_start(self, session_id: str) -> None:
+        """Central was told the start failed; a frozen or slow Engine may still run it
+        later (the command waits in its socket). A stop queued right behind it ends
+        that session before it charges; one that did charge meanwhile is stopped as
+        soon as the Engine reports it (late answer, or the session it reports after a
+        reconnect). What it charged is billed by Central and the driver's failed-start
+        ticket corrected (chaos --seed 801309 --case 2)."""
+        stop = make_timestamped(t.STOP_CHARGING_COMMAND, cp_id=self.cfg.cp_id,
+                                session_id=session_id, reason=t.REASON_START_FAILED)
+        if self.to_engine(stop):
+            for evicted in self.pending.add(stop, relay_to_central=False):
+                self._command_failed(evicted, "too many commands waiting for the engine")
+            log("info", f"session {session_id}: stop sent behind its failed start, in "
+                        "case the engine runs it late")
 
     def fail_pending(self, text: str) -> None:
         for entry in self.pending.drain():

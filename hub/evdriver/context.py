@@ -113,7 +113,7 @@ class DriverContext:
         """As charging_data: only the ticket of a past session matters on start."""
 
     def charge_completion(self, msg: dict) -> None:
-        if self.book.seen(msg["session_id"]):
+        if not self.book.is_news(msg):
             return
         if not self._away_header_shown and not self.settings.json:
             self.output.notice("while you were away:")
@@ -125,14 +125,16 @@ class DriverContext:
 
     def show_ticket(self, completion: dict, away: bool = False,
                     local_duration_s: float | None = None) -> Ticket | None:
-        """Show a completion's ticket unless already shown; None if it was."""
-        if self.book.seen(completion["session_id"]):
+        """Show a completion's ticket unless already shown (a correction of a failed
+        start is shown: tickets.TicketBook); None if it was."""
+        if not self.book.is_news(completion):
             return None
         ticket = Ticket.from_completion(completion, local_duration_s)
+        ticket.corrects_earlier = self.book.corrects(completion)
         self.output.ticket(ticket, away=away)
         # Shown first, remembered second: a crash in between shows it again
         # rather than never.
-        self.book.remember(ticket.session_id)
+        self.book.remember(ticket.session_id, ticket.reason)
         return ticket
 
     def request(self, msg: dict) -> dict:

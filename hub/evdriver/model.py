@@ -63,6 +63,8 @@ class Ticket:
     duration_s: float | None
     reason: str
     price_per_kwh: float | None = None
+    # Replaces the failed-start ticket shown earlier: the charge point charged after all.
+    corrects_earlier: bool = False
 
     @classmethod
     def from_completion(cls, msg: dict, local_duration_s: float | None = None) -> Ticket:

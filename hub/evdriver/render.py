@@ -136,6 +136,8 @@ class TextOutput:
     def ticket(self, tk: Ticket, away: bool = False) -> None:
         price = f" ({tk.price_per_kwh:.2f} {CURRENCY}/kWh)" if tk.price_per_kwh else ""
         title = "ticket (while you were away)" if away else "ticket"
+        if tk.corrects_earlier:  # the charge point charged after its start was given up
+            title = "corrected " + title + ": replaces the failed start"
         rows = [
             f"---- {title} " + "-" * max(4, 44 - len(title)),
             f"  session       {tk.session_id}",

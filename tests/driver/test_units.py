@@ -200,3 +200,35 @@ def test_secret_files_must_be_private_non_empty_text(tmp_path):
     with pytest.raises(SecretFileError, match="cannot read secret file"):
         read_secret_file(tmp_path / "missing")
     assert "s3cret" not in repr(Credentials("D1", "s3cret-value"))
+
+
+def _completion(session_id: str, kwh: float, reason: str) -> dict:
+    return {"session_id": session_id, "energy_consumed_kwh": kwh, "reason": reason}
+
+
+def test_chaos_seed_801309_case_2_a_charge_after_a_failed_start_corrects_its_ticket(tmp_path):
+    from evdriver.tickets import TicketBook
+
+    book = TicketBook(tmp_path, "D1")
+    failed = _completion("S1", 0.0, "start_failed")
+    charged = _completion("S1", 0.286, "monitor_lost")
+    assert book.is_news(failed) and not book.corrects(failed)
+    book.remember("S1", "start_failed")
+    assert not book.is_news(failed)  # a duplicate of the failed start
+    assert book.is_news(charged) and book.corrects(charged)
+    book.remember("S1", "monitor_lost")
+    reloaded = TicketBook(tmp_path, "D1")  # kept on disk: a restart changes nothing
+    for b in (book, reloaded):
+        assert not b.is_news(charged)  # corrected once
+        assert not b.is_news(failed)  # a replayed failed start never flips it back
+
+
+def test_a_charge_ticket_is_never_replaced():
+    import tempfile
+    from pathlib import Path
+
+    from evdriver.tickets import TicketBook
+    book = TicketBook(Path(tempfile.mkdtemp()), "D1")
+    book.remember("S2", "ev_full")
+    assert not book.is_news(_completion("S2", 0.0, "start_failed"))
+    assert not book.is_news(_completion("S2", 9.0, "ev_full"))

@@ -82,6 +82,27 @@ def test_engine_that_never_answers_a_command_is_reported(running, fake_engine, f
     assert "did not answer" in answer["message"]
 
 
+def test_chaos_seed_801309_case_2_a_timed_out_start_is_cancelled_at_the_engine(
+        running, fake_engine, fake_central):
+    """Central was told the start failed: an Engine that wakes up later and runs the
+    start it still has must find a stop right behind it, not charge unbilled."""
+    fake_engine.command_reply = lambda msg: None  # frozen: reads, never answers
+    start = start_command(fake_central, "S5")
+    answer = answer_to(fake_central, start)
+    assert answer["status"] == t.FAILURE and "did not answer" in answer["message"]
+    stop = fake_engine.wait_for(t.STOP_CHARGING_COMMAND, timeout=5,
+                                where=lambda m: m["session_id"] == "S5")
+    assert stop["reason"] == t.REASON_START_FAILED and stop["cp_id"] == "CP1"
+    received = [m["type"] for m in fake_engine.received
+                if m.get("session_id") == "S5"]
+    assert received == [t.START_CHARGING_COMMAND, t.STOP_CHARGING_COMMAND]
+    # Central hears about the start once (the failure), never about the Monitor's stop.
+    mark = fake_central.mark()
+    fake_central.wait_for(t.HEARTBEAT_REQUEST, since=mark)
+    assert [m for m in fake_central.of_type(t.COMMAND_RESPONSE)
+            if m.get("command") == t.STOP_CHARGING_COMMAND] == []
+
+
 def test_unreachable_engine_fails_the_command_at_once(fake_central, start_monitor):
     start_monitor(f"127.0.0.1:{free_port()}", fake_central)
     fake_central.wait_for(t.HEARTBEAT_REQUEST)

@@ -6,7 +6,8 @@
   so per session), +-0.001 kWh a session
 - cost: cost = energy x the agreed price, to the cent
 - tickets: each driver got exactly one ticket per session (its --json output and the
-  `history` it runs at the end, where tickets shown while it was away appear)
+  `history` it runs at the end, where tickets shown while it was away appear), or a
+  failed start and then at most one correction of it, the last matching the bill
 - exercised: at least one session started (else the case tested nothing: a runner check)
 - cp_states: every CP AVAILABLE at Central after settling
 - no_leftovers: no process (nor process group) of the case still running after close
@@ -74,11 +75,14 @@ def tickets(rows: list[dict], events_by_driver: dict[str, list[dict]]) -> Verdic
             continue
         shown = [e for e in events_by_driver.get(r["driver_id"], [])
                  if e.get("event") == "ticket" and e.get("session_id") == r["session_id"]]
-        if len(shown) != 1:
+        # A ticket that corrects a failed start replaces it (evdriver.tickets): the
+        # driver holds the last one, and it must match the bill.
+        first = [e for e in shown if not e.get("corrects_earlier")]
+        if len(first) != 1 or len(shown) - len(first) > 1:
             problems.append(f"{r['driver_id']} saw {len(shown)} ticket(s) for session "
                             f"{r['session_id']} on {r['cp_id']} ({r.get('reason')})")
-        elif abs(shown[0]["energy_kwh"] - r["energy_kwh"]) > ENERGY_TOLERANCE_KWH:
-            problems.append(f"ticket of {r['session_id']}: {shown[0]['energy_kwh']} kWh, "
+        elif abs(shown[-1]["energy_kwh"] - r["energy_kwh"]) > ENERGY_TOLERANCE_KWH:
+            problems.append(f"ticket of {r['session_id']}: {shown[-1]['energy_kwh']} kWh, "
                             f"billed {r['energy_kwh']}")
     return Verdict("tickets", not problems, "; ".join(problems))
 
