@@ -14,37 +14,30 @@ from evharness.chaos.faults import KINDS, STEPS, VOLATILE_BROKER_STEPS
 from evharness.chaos.invariants import NAMES
 
 ALL_STEPS = (*STEPS, "late")
-KNOWN_PROBLEMS = [
-    "- **A broker restart (local Tansu) stops Kafka traffic for good** (found by this "
-    "runner: `evcharge chaos --seed 2024 --case 1`, `--seed 7 --case 3/4/5`, `--seed "
-    "434192 --case 3/4`). The in-memory broker forgets producer ids and sequences. "
-    "(1) Central's idempotent producer hits a librdkafka FATAL error "
-    "(`OUT_OF_ORDER_SEQUENCE_NUMBER`); `producer.poll()` raises it in "
-    "hub/evcentral/telemetry.py `_deliver_forever` and the uncaught KafkaException ends "
-    "the `kafka-delivery` thread, while Central runs on without it (tickets are not "
-    "forwarded, `ticket_sent` stays 0). (2) A Monitor's producer either gets `There is a "
-    "newer producer with the same transactionalId which fences the current one` for every "
-    "record and retries the same dead producer forever, logging one warning per record "
-    "(253,000-410,000 lines in a minute: `Kafka refused ... will retry` is not "
-    "rate-limited), or never gets a delivery report; firmware/evmonitor/kafka_out.py "
-    "never renews a fenced or fatally failed producer. Completions stay in the outbox, "
-    "the session stays `active` at Central and the CP `CHARGING`. A durable broker "
-    "(Apache Kafka, tests/e2e/test_kill_broker.py) keeps the ids, so this shows with the "
-    "local broker; the fix (renew the producer on a fatal error, resend the outbox; keep "
-    "Central's delivery thread alive) is not small: reported, not fixed. CI's chaos test "
-    "leaves broker faults out until then.",
-    "- **A late start after `start_failed` gives the driver a wrong ticket** (`evcharge "
+FOUND_AND_FIXED = [
+    "- **A broker restart (local Tansu) stopped Kafka traffic for good** (`evcharge chaos "
+    "--seed 2024 --case 1`, `--seed 434192 --case 3/4`). The in-memory broker forgets "
+    "producer ids, sequences, topics and offsets. Central's idempotent producer hit a fatal "
+    "`OUT_OF_ORDER_SEQUENCE_NUMBER` that ended its delivery thread; a Monitor's producer "
+    "retried an unknown producer id forever without a report (or logged one warning per "
+    "fenced record); consumers waited at offsets the new topics had not reached. Fixed: "
+    "a producer whose state is gone, or that has had no report for 10 s while the broker "
+    "answers, is replaced and what it held produced again (evkafka.renewal; the Monitor "
+    "resends its outbox from the oldest row, Central's batch or ticket is retried; "
+    "duplicates are absorbed by message_id); consumers notice a replaced or missing topic "
+    "by its topic id and read it again (evkafka.topic_ids); the Monitor's refusal warning "
+    "is rate-limited. Regression tests: tests/monitor/test_kafka_broker_restart.py, "
+    "tests/central/test_broker_restart.py.",
+    "- **A late start after `start_failed` gave the driver a wrong ticket** (`evcharge "
     "chaos --seed 801309 --case 2 --kinds kill_central,kill_monitor,kill_engine,"
-    "kill_driver,sigstop,power_cut,restart_central`): the Engine is SIGSTOPped right after "
-    "the charge request; the Monitor reports `engine unreachable`, Central ends the session "
-    "`start_failed` and forwards a 0 kWh ticket, which the driver shows and remembers. "
-    "Then the Engine resumes, runs the start command it still had in its socket and "
-    "charges; Central logs `its start was reported failed, but the Engine charged: "
-    "billing the Engine's completion`, bills 0.276 kWh (0.08 EUR) and forwards a second "
-    "ticket, which the driver drops as a duplicate (its ticket book de-duplicates by "
-    "session id). The bill is right, but the driver was told the start failed and saw "
-    "0 kWh. Reported, not fixed (the fix is a protocol choice: the Engine refusing a "
-    "start older than the Monitor's timeout, or the driver accepting a corrected ticket).",
+    "kill_driver,sigstop,power_cut,restart_central`): an Engine SIGSTOPped right after "
+    "the start command ran it after the Monitor had reported the start failed; Central "
+    "billed the charge, but the driver kept the 0 kWh failed-start ticket. Fixed on both "
+    "sides: the Monitor sends a stop right behind a start it gave up on (and stops such a "
+    "session as soon as the Engine reports it), and a driver shown a failed start accepts "
+    "the one ticket that bills the charge as a correction (evdriver.tickets; never the "
+    "other way round). Regression tests: `test_chaos_seed_801309_case_2_*` in "
+    "tests/monitor/test_commands.py and tests/driver/test_units.py.",
 ]
 
 
@@ -118,7 +111,7 @@ def markdown(seed: int, results: list[dict], png_name: str) -> str:
     for kind, values in sorted(_recovery(results).items()):
         lines.append(f"| {kind} | {len(values)} | {statistics.median(values):.2f} | "
                      f"{max(values):.2f} |")
-    lines += ["", "## Known problems", "", *KNOWN_PROBLEMS]
+    lines += ["", "## Bugs this runner found (fixed)", "", *FOUND_AND_FIXED]
     lines += ["", "## Notes", "",
               "- The local broker (Tansu) keeps its log in memory: restarting it loses the "
               "records it holds by design (tests/e2e/test_kill_broker.py runs that case on "
