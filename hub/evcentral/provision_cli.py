@@ -15,7 +15,7 @@ from evcentral.db import Database, ProvisioningError
 from evcentral.secrets_box import SecretBoxError
 from evhost.cliargs import non_negative, positive
 from evhost.cliout import CommandError, ConfigProblem, Parser, Refused
-from evhost.secretfile import SecretFileError, check_secret, read_secret_file
+from evhost.secretfile import SecretFileError, read_secret_file
 
 COMMANDS = ("add-cp", "update-cp", "remove-cp", "list-cps", "add-driver", "remove-driver",
             "list-drivers", "set-driver-secret", "add-site", "update-site", "list-sites",
@@ -51,8 +51,7 @@ def parser() -> argparse.ArgumentParser:
     add_how.add_argument("--secret-file", metavar="F",
                          help="read the CP's secret from F (mode 0600; preferred: the Monitor's "
                               "--secret-file reads the same file)")
-    add_how.add_argument("--secret", help="shared secret for auth (default: generated and "
-                                          "printed; visible in ps: prefer --secret-file)")
+    add_how.add_argument("--secret", action=RemovedSecret, help=argparse.SUPPRESS)
     add.add_argument("--site", type=_site_ref, help="the site (shared power limit) it belongs "
                                                     "to; '' detaches it")
     add.add_argument("--old-secret-grace", type=non_negative, metavar="SECONDS",
@@ -106,16 +105,23 @@ def _secret_options(sp: argparse.ArgumentParser) -> None:
     how = sp.add_mutually_exclusive_group()
     how.add_argument("--secret-file", metavar="F",
                      help="read the driver's secret from F (mode 0600; preferred)")
-    how.add_argument("--secret", help="the driver's secret (visible in ps and shell history: "
-                                      "prefer --secret-file)")
+    how.add_argument("--secret", action=RemovedSecret, help=argparse.SUPPRESS)
+
+
+class RemovedSecret(argparse.Action):
+    """A secret on the command line is readable by anyone on the host (ps, shell history):
+    refused, its value not echoed. Without --secret-file one is generated and shown once."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error("--secret is not accepted (anyone on this host can read a command "
+                     "line): use --secret-file F (mode 0600), or give none and a secret is "
+                     "generated and shown once")
 
 
 def _driver_secret(ns: argparse.Namespace) -> tuple[str, bool]:
-    """(secret, generated): from --secret-file, --secret, or a new random one."""
+    """(secret, generated): from --secret-file, or a new random one."""
     if ns.secret_file:
         return read_secret_file(ns.secret_file), False
-    if ns.secret is not None:
-        return check_secret(ns.secret, "--secret"), False
     return secrets.token_urlsafe(24), True
 
 
@@ -143,8 +149,7 @@ def main(argv: list[str]) -> int:
 
 
 def add_cp(db: Database, ns: argparse.Namespace) -> int:
-    if ns.secret_file:
-        ns.secret = read_secret_file(ns.secret_file)
+    ns.secret = read_secret_file(ns.secret_file) if ns.secret_file else None
     if db.cp(ns.cp_id) is not None:
         if ns.site is not None:
             sites.set_cp_site(db, ns.cp_id, ns.site)  # first: an unknown site changes nothing

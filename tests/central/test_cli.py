@@ -34,8 +34,15 @@ def test_provisioning_commands(tmp_path):
     # The secret is not stored in clear; the key beside the database is private.
     assert secret.encode() not in (tmp_path / "c.db").read_bytes()
     assert stat.S_IMODE(os.stat(db + ".key").st_mode) == 0o600
-    given = run("central", "add-cp", "CP2", "--secret", "s3cret", "--price-per-kwh", "0.5",
-                "--db", db)
+    on_argv = run("central", "add-cp", "CP2", "--secret", "s3cret-on-argv", "--db", db)
+    assert on_argv.returncode == 2 and on_argv.stderr.splitlines()[-1].startswith(
+        "evcharge central add-cp: error: --secret is not accepted")
+    assert "s3cret-on-argv" not in on_argv.stderr + on_argv.stdout
+    secret_file = tmp_path / "cp2.secret"
+    secret_file.write_text("s3cret-of-cp2\n")
+    secret_file.chmod(0o600)
+    given = run("central", "add-cp", "CP2", "--secret-file", str(secret_file),
+                "--price-per-kwh", "0.5", "--db", db)
     assert given.returncode == 0 and "secret:" not in given.stdout
     listed = json.loads(run("central", "list-cps", "--json", "--db", db).stdout)
     assert [(c["cp_id"], c["location"], c["max_kw"], c["price_per_kwh"]) for c in listed] == \

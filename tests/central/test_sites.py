@@ -54,10 +54,10 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_site_commands(tmp_path):
     db = str(tmp_path / "c.db")
     assert _cli("add-site", "S1", "--db", db, "--max-kw", "22").returncode == 0
-    bad = _cli("add-cp", "CP1", "--db", db, "--site", "S9", "--secret", "x" * 24)
+    bad = _cli("add-cp", "CP1", "--db", db, "--site", "S9")
     assert bad.returncode == 4 and "error: unknown site S9" in bad.stderr
     assert "Traceback" not in bad.stderr
-    assert _cli("add-cp", "CP1", "--db", db, "--site", "S1", "--secret", "x" * 24).returncode == 0
+    assert _cli("add-cp", "CP1", "--db", db, "--site", "S1").returncode == 0
     assert _cli("update-site", "S1", "--db", db, "--max-kw", "30").returncode == 0
     listed = _cli("list-sites", "--db", db, "--json")
     assert '"max_kw": 30.0' in listed.stdout and '"cps": ["CP1"]' in listed.stdout
