@@ -16,6 +16,7 @@ from websockets.http11 import Request, Response
 
 from evcentral.charging import ChargeDesk
 from evcentral.config import Hub
+from evcentral.server import address_capped
 from evocpp.basic_auth import BasicAuth, Refused
 from evocpp.link import PROTOCOL, OcppLink
 from evocpp.transactions import OcppCharging
@@ -49,6 +50,9 @@ class OcppGateway:
         self.charging = OcppCharging(hub, desk)
         self.server: Server | None = None
         self.links: set[OcppLink] = set()
+        # Open connections per address (--max-connections-per-address, as the wire port):
+        # counted from the accepted upgrade to the connection's end.
+        self.per_address: dict[str, int] = {}
         # A pong keeps a CP alive: ping well within Central's heartbeat timeout.
         self.ping_every = max(0.2, min(20.0, hub.config.heartbeat_timeout / 3))
 
@@ -70,6 +74,12 @@ class OcppGateway:
         address = connection.remote_address[0] if connection.remote_address else "unknown"
         if len(self.links) >= self.hub.config.max_connections:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many connections\n")
+        limit = self.hub.config.max_connections_per_address
+        if address_capped(address, self.hub.config) and self.per_address.get(address, 0) >= limit:
+            log("warning", f"OCPP upgrade from {address} refused: {limit} connections from "
+                           "that address already open (--max-connections-per-address)")
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE,
+                                      f"too many connections from {address}\n")
         try:
             cp_id = await self.auth.check(address, request.path,
                                           request.headers.get("Authorization"))
@@ -93,6 +103,16 @@ class OcppGateway:
         if cp is None:
             await ws.close(1008, "no longer provisioned")
             return
+        address = ws.remote_address[0] if ws.remote_address else "unknown"
+        self.per_address[address] = self.per_address.get(address, 0) + 1
+        try:
+            await self._serve_link(ws, cp_id, cp)
+        finally:
+            left = self.per_address.pop(address, 1) - 1
+            if left > 0:
+                self.per_address[address] = left
+
+    async def _serve_link(self, ws: ServerConnection, cp_id: str, cp) -> None:
         link = OcppLink(cp_id, ws, self.charging, self.heartbeat_interval)
         self.links.add(link)
         self.hub.registry.attach(cp, link)

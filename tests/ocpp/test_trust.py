@@ -126,3 +126,34 @@ def test_security_profile_2_basic_auth_over_tls(ocpp_network, tmp_path):
         _upgrade_status(f"{plain}/WB1", {"Authorization": basic("WB1", "secret-WB1")})
     wait_until(lambda: "WB1 connected over OCPP 1.6J" in net.central.log(), timeout=10,
                what="the TLS charger at Central")
+
+
+def test_connections_per_address_are_capped_at_the_upgrade(ocpp_network):
+    """--max-connections-per-address holds on the OCPP port as on the wire port: one
+    address cannot hold every connection Central has (loopback counted: --cap-loopback)."""
+    net = ocpp_network(cps=("WB1", "WB2", "WB3"),
+                       extra=("--max-connections-per-address", "2", "--cap-loopback"))
+    url = net.ocpp_url
+
+    async def attempt() -> list[int]:
+        statuses, open_ = [], []
+        for cp_id in ("WB1", "WB2", "WB3"):
+            try:
+                ws = await websockets.connect(
+                    f"{url}/{cp_id}", subprotocols=["ocpp1.6"], open_timeout=10,
+                    additional_headers={"Authorization": basic(cp_id, f"secret-{cp_id}")})
+                open_.append(ws)
+                statuses.append(101)
+            except InvalidStatus as refused:
+                statuses.append(refused.response.status_code)
+        for ws in open_:
+            await ws.close()
+        return statuses
+
+    assert asyncio.run(attempt()) == [101, 101, 503]
+    wait_until(lambda: "refused: 2 connections from that address" in net.central.log(),
+               timeout=10, what="the refusal logged")
+    # Closed ones no longer count: the third charger gets in now.
+    wait_until(lambda: _upgrade_status(f"{url}/WB3",
+                                       {"Authorization": basic("WB3", "secret-WB3")}) == 101,
+               timeout=15, what="WB3 admitted once the others closed")
