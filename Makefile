@@ -114,7 +114,7 @@ flash: firmware
 	$(BIN)/python tools/flash_board.py --port $(PORT) --config $(BOARD_CONFIG) --bundle build/firmware
 
 install-monitor:
-	sudo bash tools/install-monitor.sh
+	$(if $(DESTDIR),DESTDIR='$(DESTDIR)' bash tools/install-monitor.sh,sudo bash tools/install-monitor.sh)
 
 # Central as a systemd service (docs/CENTRAL.md). DESTDIR=DIR stages the files under
 # DIR without root (no user, venv or systemctl); otherwise it installs for real, as root.

@@ -19,36 +19,11 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-ROOT="${DESTDIR:-}"
-SKIP_VENV=0
-MAKE_USER=1
-RUN_SYSTEMCTL=1
-PYTHON="${PYTHON:-python3}"
-
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
-
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
-        --skip-venv) SKIP_VENV=1; shift ;;
-        --no-user) MAKE_USER=0; shift ;;
-        --no-systemctl) RUN_SYSTEMCTL=0; shift ;;
-        -h|--help) usage; exit 0 ;;
-        *) echo "install-central: unknown option '$1' (see --help)" >&2; exit 2 ;;
-    esac
-done
-
-if [ -n "$ROOT" ]; then
-    # A staging tree is not this host: leave its users and services alone.
-    mkdir -p "$ROOT"
-    ROOT="$(cd "$ROOT" && pwd)"
-    SKIP_VENV=1
-    MAKE_USER=0
-    RUN_SYSTEMCTL=0
-elif [ "$(id -u)" != 0 ]; then
-    echo "install-central: run as root (sudo make install-central), or set DESTDIR=DIR" >&2
-    exit 2
-fi
+NAME=install-central
+# shellcheck source=tools/install-lib.sh
+source "$REPO/tools/install-lib.sh"
+install_options "$@"
+install_target
 
 PREFIX="$ROOT/opt/evcharge"
 CONF_DIR="$ROOT/etc/evcharge"
@@ -56,13 +31,7 @@ UNIT_DIR="$ROOT/etc/systemd/system"
 DEPLOY="$REPO/hub/evcentral/deploy"
 TOKEN="$CONF_DIR/admin.token"
 
-step() { echo "install-central: $*"; }
-
-if [ "$MAKE_USER" = 1 ] && ! id evcharge >/dev/null 2>&1; then
-    step "creating system user evcharge"
-    useradd --system --no-create-home --home-dir /var/lib/evcharge \
-        --shell /usr/sbin/nologin evcharge
-fi
+install_user
 
 mkdir -p "$PREFIX/docs" "$CONF_DIR" "$UNIT_DIR"
 

@@ -2,6 +2,7 @@
 # Install the evcharge Monitor as a systemd service on a Raspberry Pi (or any systemd Linux).
 #
 #   sudo bash tools/install-monitor.sh          (what `make install-monitor` runs)
+#   make install-monitor DESTDIR=/tmp/stage     (a staging tree, no root needed)
 #
 # 1. a system user `evcharge` (in group dialout, for serial Engine links);
 # 2. a virtualenv in /opt/evcharge/venv with this repository and only the Monitor's
@@ -10,47 +11,25 @@
 # 4. /etc/evcharge/monitor.toml from the sample, unless one exists (never overwritten);
 # 5. systemctl daemon-reload and enable (not start: edit the config first).
 #
-# Options: --root DIR (install under DIR, for packaging or a dry run), --skip-venv,
-# --no-user, --no-systemctl. Re-running it upgrades the package and the unit.
+# DESTDIR=DIR (or --root DIR) installs under DIR, for packaging or a dry run: no user,
+# no chgrp, no systemctl, and no virtualenv (a venv only works at the path it was made
+# in). Options: --root DIR, --skip-venv, --no-user, --no-systemctl. Re-running it
+# upgrades the package and the unit.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-ROOT=""
-SKIP_VENV=0
-MAKE_USER=1
-RUN_SYSTEMCTL=1
-PYTHON="${PYTHON:-python3}"
-
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
-
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
-        --skip-venv) SKIP_VENV=1; shift ;;
-        --no-user) MAKE_USER=0; shift ;;
-        --no-systemctl) RUN_SYSTEMCTL=0; shift ;;
-        -h|--help) usage; exit 0 ;;
-        *) echo "install-monitor: unknown option '$1' (see --help)" >&2; exit 2 ;;
-    esac
-done
+NAME=install-monitor
+# shellcheck source=tools/install-lib.sh
+source "$REPO/tools/install-lib.sh"
+install_options "$@"
+install_target
 
 PREFIX="$ROOT/opt/evcharge"
 CONF_DIR="$ROOT/etc/evcharge"
 UNIT_DIR="$ROOT/etc/systemd/system"
 DEPLOY="$REPO/firmware/evmonitor/deploy"
 
-if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
-    echo "install-monitor: run as root (sudo make install-monitor), or use --root DIR" >&2
-    exit 2
-fi
-
-step() { echo "install-monitor: $*"; }
-
-if [ "$MAKE_USER" = 1 ] && ! id evcharge >/dev/null 2>&1; then
-    step "creating system user evcharge"
-    useradd --system --no-create-home --home-dir /var/lib/evcharge \
-        --shell /usr/sbin/nologin --groups dialout evcharge
-fi
+install_user dialout
 
 mkdir -p "$PREFIX/docs" "$CONF_DIR" "$UNIT_DIR"
 

@@ -1,7 +1,6 @@
 """What `make install-central` installs: the unit, the sample settings, the admin token."""
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import stat
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from evcentral.cli import run_parser
+from evharness.staging import fake_system_tools, make_install
 from evhost.secretfile import read_secret_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,30 +91,12 @@ def test_systemd_accepts_the_unit(tmp_path):
     assert problems == []
 
 
-def fake_tools(tmp_path: Path) -> tuple[dict[str, str], Path]:
-    """PATH with a systemctl, sudo and useradd that only record being called."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    calls = tmp_path / "calls"
-    for name in ("systemctl", "sudo", "useradd", "chown"):
-        tool = bin_dir / name
-        tool.write_text(f'#!/bin/sh\necho "{name} $*" >> "{calls}"\n')
-        tool.chmod(0o755)
-    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
-    env.pop("DESTDIR", None)
-    return env, calls
-
-
 def install(stage: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    if shutil.which("make"):
-        argv = ["make", "--no-print-directory", "install-central", f"DESTDIR={stage}"]
-    else:  # the script is what the target runs
-        argv, env = ["bash", str(SCRIPT)], dict(env, DESTDIR=str(stage))
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return make_install("install-central", stage, env)
 
 
 def test_make_install_central_into_a_destdir(tmp_path):
-    env, calls = fake_tools(tmp_path)
+    env, calls = fake_system_tools(tmp_path)
     stage = tmp_path / "root"
     first = install(stage, env)
     assert first.returncode == 0, first.stderr

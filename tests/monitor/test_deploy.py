@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from evharness.staging import fake_system_tools, make_install
 from evmonitor import config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +75,19 @@ def test_install_script_into_a_staging_root_keeps_an_existing_config(tmp_path):
     assert again.returncode == 0, again.stderr
     assert conf.read_text() == 'cp_id = "CP42"\n'
     assert "keeping the existing" in again.stdout
+
+
+def test_make_install_monitor_into_a_destdir(tmp_path):
+    env, calls = fake_system_tools(tmp_path)
+    stage = tmp_path / "root"
+    done = make_install("install-monitor", stage, env)
+    assert done.returncode == 0, done.stderr
+    unit = stage / "etc/systemd/system/evcharge-monitor.service"
+    conf = stage / "etc/evcharge/monitor.toml"
+    assert unit.read_text() == UNIT.read_text() and stat.S_IMODE(unit.stat().st_mode) == 0o644
+    assert conf.read_text() == SAMPLE.read_text() and stat.S_IMODE(conf.stat().st_mode) == 0o640
+    assert not (stage / "opt/evcharge/venv").exists()  # a venv is not relocatable
+    assert not calls.exists(), calls.read_text()  # no systemctl, sudo, useradd, chgrp
 
 
 def test_install_script_refuses_unknown_options():
