@@ -264,9 +264,12 @@ def run_micropython(config_path: Path, heapsize: str) -> int:
     except OSError as exc:
         raise RuntimeError(f"cannot start micropython: {exc}") from None
 
+    stopping = []
+
     def forward(_signum, _frame):
         # The unix port has no signal module: SIGINT is what it turns into
         # KeyboardInterrupt, so the Engine shuts down cleanly (relay open).
+        stopping.append(True)
         if child.poll() is None:
             child.send_signal(signal.SIGINT)
 
@@ -274,13 +277,28 @@ def run_micropython(config_path: Path, heapsize: str) -> int:
     try:
         while True:
             try:
-                return child.wait()
+                return micropython_exit(child.wait(), bool(stopping))
             except KeyboardInterrupt:
                 # Ctrl-C at the terminal reached the child too (same process
                 # group, which it needs to read the key menu): just wait for it.
+                stopping.append(True)
                 continue
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def micropython_exit(returncode: int, stopping: bool) -> int:
+    """This command's exit status for the micropython child's. A SIGTERM to the whole
+    process group (systemd, a supervisor's killpg) reaches the child too, and the unix
+    port dies of it at once: asked to stop, that is a stop (0), as with --runtime
+    cpython; any other death by signal N is 128 + N, as a shell reports it (not the
+    256 - N a negative status would become)."""
+    if returncode >= 0:
+        return returncode
+    signum = -returncode
+    if stopping and signum in (signal.SIGTERM, signal.SIGINT):
+        return 0
+    return 128 + signum
 
 
 def main(argv: list[str]) -> int:
