@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+from kafka_testkit import send_session
 
 from evharness.procs import bin_path, wait_until
 from evhost.secretfile import write_secret_file
@@ -35,14 +36,6 @@ def cp_events(bootstrap: str, count: int, timeout: float = 20.0) -> list[dict]:
     finally:
         consumer.close()
     return [loads(r.value()) for r in got]
-
-
-def send_session(engine, session_id: str, samples: int) -> list[dict]:
-    msgs = [engine.charging_data(session_id, n) for n in range(1, samples + 1)]
-    msgs.append(engine.completion(session_id, kwh=samples * 0.003))
-    for msg in msgs:
-        engine.send(msg)
-    return msgs
 
 
 def toml(tmp_path, text: str, mode: int):

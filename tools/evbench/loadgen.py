@@ -26,11 +26,11 @@ from pathlib import Path
 
 from evbench import goals
 from evbench.profiling import top_functions
+from evbench.runopts import add_run_options, broker_for, report_header
 from evbench.step import Step, StepOptions
-from evharness.procs import ROOT, free_port, wait_port
+from evharness.procs import ROOT
 from evhost.cliargs import count, positive
-from evkafka.broker import parse_hostport, spawn
-from evwire.trace import LEVELS, configure, log
+from evwire.trace import configure, log
 
 FIXED_STEP_S = 25.0  # a step's cost that does not grow with N (start-up, drain waits)
 SPARE_FDS = 300  # besides one socket per charge point: Kafka clients, SQLite, logs, drivers
@@ -43,11 +43,6 @@ def _count_or_zero(text: str) -> int:
     return int(text)
 
 
-def _hostport(text: str) -> str:
-    parse_hostport(text)
-    return text
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m evbench.loadgen", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,15 +52,10 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds of measured full load per step (default %(default)s)")
     p.add_argument("--budget", type=positive, default=900.0,
                    help="seconds the ramp may take; a step that would not fit is skipped")
-    p.add_argument("--ramp-rate", type=positive, default=500.0,
-                   help="charge requests per second while sessions open (default %(default)s)")
     p.add_argument("--probe-cps", type=_count_or_zero, default=10,
                    help="idle charge points kept for request -> command probes under load")
     p.add_argument("--probe-rate", type=positive, default=5.0,
                    help="probe charge requests per second in the window (default %(default)s)")
-    p.add_argument("--drain", type=positive, default=30.0,
-                   help="seconds to wait for the last records and tickets, plus one per 200 "
-                        "CPs (default %(default)s)")
     p.add_argument("--no-storm", action="store_true", help="skip the reconnect storms")
     p.add_argument("--storm-cps", type=_count_or_zero, default=0,
                    help="also time a reconnect storm of this many CPs (heartbeats only) "
@@ -73,16 +63,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile-cps", type=_count_or_zero, default=0,
                    help="also profile Central (pyinstrument) in a step of this many CPs")
     p.add_argument("--profile-window", type=positive, default=10.0)
-    p.add_argument("--central-log-level", choices=sorted(LEVELS, key=LEVELS.get),
-                   default="info", help="Central's --log-level (default: info, as deployed)")
-    p.add_argument("--kafka", type=_hostport, metavar="HOST:PORT",
-                   help="an existing broker (default: start a local Tansu broker)")
-    p.add_argument("--broker-pid", type=count,
-                   help="with --kafka: the broker's process id, to report its CPU")
-    p.add_argument("--workdir", type=Path, help="keep databases and logs here")
+    add_run_options(p)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "load.json")
-    p.add_argument("--log-level", choices=sorted(LEVELS, key=LEVELS.get), default="warning",
-                   help="the generator's own log level (info traces every message)")
     return p
 
 
@@ -181,31 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     configure(tier="evbench", level=args.log_level)
     fd_limit = raise_fd_limit()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="evbench-"))
-    broker = None
-    bootstrap = args.kafka
-    if bootstrap is None:
-        bootstrap = f"127.0.0.1:{free_port()}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        broker = spawn(bootstrap, str(workdir / "broker.log"))
-        wait_port("127.0.0.1", int(bootstrap.rsplit(":", 1)[1]), timeout=30, proc=broker)
-    broker_pid = broker.pid if broker is not None else args.broker_pid
     try:
-        from evbench.machine import describe
-
-        result = {"command": "python -m evbench.loadgen " + " ".join(argv or sys.argv[1:]),
-                  "machine": describe(bootstrap, broker is not None),
-                  "settings": {k: (str(v) if isinstance(v, Path) else v)
-                               for k, v in vars(args).items()},
-                  "open_files_limit": fd_limit}
-        result.update(ramp(args, bootstrap, broker_pid, workdir, fd_limit))
-        result["storm_step"] = storm_only(args, bootstrap, broker_pid, workdir, fd_limit,
-                                          result["steps"])
-        if args.profile_cps:
-            result["profile"] = profile(args, bootstrap, broker_pid, workdir)
+        with broker_for(args, workdir) as (bootstrap, broker_pid):
+            result = {**report_header("evbench.loadgen", argv, args, bootstrap),
+                      "open_files_limit": fd_limit}
+            result.update(ramp(args, bootstrap, broker_pid, workdir, fd_limit))
+            result["storm_step"] = storm_only(args, bootstrap, broker_pid, workdir, fd_limit,
+                                              result["steps"])
+            if args.profile_cps:
+                result["profile"] = profile(args, bootstrap, broker_pid, workdir)
     finally:
-        if broker is not None:
-            broker.terminate()
-            broker.wait(15)
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from evbench.loadgen import raise_fd_limit
 from evbench.losses import step_losses
-from evbench.machine import describe
 from evbench.procmon import CpuWindow
 from evbench.producers import ProducerPool
+from evbench.runopts import add_run_options, broker_for, report_header
 from evbench.soak_figures import (
     SHORT_RUN_S,
     IntervalLatencies,
@@ -45,10 +45,9 @@ from evbench.soak_figures import (
     warm_index,
 )
 from evbench.step import Step, StepOptions
-from evharness.procs import ROOT, free_port, wait_port
+from evharness.procs import ROOT
 from evhost.cliargs import count, positive
-from evkafka.broker import parse_hostport, spawn
-from evwire.trace import LEVELS, configure, log
+from evwire.trace import configure, log
 
 SPARE_FDS = 300  # as evbench.loadgen: Kafka clients, SQLite, logs, driver connections
 NO_PROCESS = {"cpu_percent": None, "rss_mib": None, "peak_rss_mib": None}
@@ -118,11 +117,6 @@ class SoakStep(Step):
             sample["latency"] = self.latencies.summary(k)
 
 
-def _hostport(text: str) -> str:
-    parse_hostport(text)
-    return text
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m evbench.soak", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,22 +128,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--table-every", type=positive, default=5.0,
                    help="minutes between the Markdown table's rows, for runs of 10 minutes "
                         "or more (default %(default)s); shorter runs show every sample")
-    p.add_argument("--ramp-rate", type=positive, default=500.0,
-                   help="charge requests per second while sessions open (default %(default)s)")
-    p.add_argument("--drain", type=positive, default=30.0,
-                   help="seconds to wait for the last records and tickets, plus one per 200 "
-                        "CPs (default %(default)s)")
-    p.add_argument("--central-log-level", choices=sorted(LEVELS, key=LEVELS.get),
-                   default="info", help="Central's --log-level (default: info, as deployed)")
-    p.add_argument("--kafka", type=_hostport, metavar="HOST:PORT",
-                   help="an existing broker (default: start a local Tansu broker)")
-    p.add_argument("--broker-pid", type=count,
-                   help="with --kafka: the broker's process id, to sample its RSS and CPU")
-    p.add_argument("--workdir", type=Path, help="keep databases and logs here")
+    add_run_options(p)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "soak.json")
     p.add_argument("--md", type=Path, help="the Markdown report (default: --out as .md)")
-    p.add_argument("--log-level", choices=sorted(LEVELS, key=LEVELS.get), default="warning",
-                   help="the generator's own log level")
     return p
 
 
@@ -196,33 +177,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="evbench-soak-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = None
-    bootstrap = args.kafka
-    if bootstrap is None:
-        bootstrap = f"127.0.0.1:{free_port()}"
-        broker = spawn(bootstrap, str(workdir / "broker.log"))
-        wait_port("127.0.0.1", int(bootstrap.rsplit(":", 1)[1]), timeout=30, proc=broker)
-    broker_pid = broker.pid if broker is not None else args.broker_pid
-    report: dict = {"command": "python -m evbench.soak " + " ".join(argv or sys.argv[1:]),
-                    "machine": describe(bootstrap, broker is not None),
-                    "settings": {k: (str(v) if isinstance(v, Path) else v)
-                                 for k, v in vars(args).items()},
-                    "broker_pid": broker_pid}
+    # Its settings first: a run that breaks before its broker answers is still reported.
+    report: dict = {"settings": {k: (str(v) if isinstance(v, Path) else v)
+                                 for k, v in vars(args).items()}}
     step: SoakStep | None = None
     code = 0
     try:
-        step = SoakStep(step_options(args, broker_pid), bootstrap, workdir / "step",
-                        args.sample_s)
-        asyncio.run(step.run())
+        with broker_for(args, workdir) as (bootstrap, broker_pid):
+            report.update(report_header("evbench.soak", argv, args, bootstrap),
+                          broker_pid=broker_pid)
+            step = SoakStep(step_options(args, broker_pid), bootstrap, workdir / "step",
+                            args.sample_s)
+            asyncio.run(step.run())
     except KeyboardInterrupt:
         report["error"], code = "interrupted", 130
     except Exception as exc:  # the tool broke: keep what was measured, say so
         log("error", f"soak failed: {exc!r}")
         report["error"], code = f"{type(exc).__name__}: {exc}", 1
     finally:
-        if broker is not None:
-            broker.terminate()
-            broker.wait(15)
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     judge(report, step)
