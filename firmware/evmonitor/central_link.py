@@ -45,7 +45,11 @@ class CentralLink:
     def __init__(self, cfg: MonitorConfig, station: Station):
         self.cfg = cfg
         self.station = station
-        self.where = str(cfg.central_endpoint)
+        # Several Centrals (`central = "A:7000,B:7000"`): one at a time, the next one
+        # after a failed connection or a lost link, with the back-off between tries.
+        self.endpoints = cfg.central_endpoints or [cfg.central_endpoint]
+        self._current = 0
+        self.where = str(self.endpoints[0])
         self.link: FramedLink | None = None
         self.registered = False
         self.state = "connecting"
@@ -77,14 +81,21 @@ class CentralLink:
             self.registered = False
             self.backoff.link_down()
             delay = self.backoff.next_delay()
-            self.state = f"{problem}; retrying in {delay:.1f} s"
-            log("warning", f"{problem}, retrying in {delay:.1f} s")
+            nxt = self._next_central()
+            then = "" if nxt == self.where else f" at {nxt}"
+            self.state = f"{problem}; retrying{then} in {delay:.1f} s"
+            log("warning", f"{problem}, retrying{then} in {delay:.1f} s")
             await asyncio.sleep(delay)
+            self.where = nxt
+
+    def _next_central(self) -> str:
+        self._current = (self._current + 1) % len(self.endpoints)
+        return str(self.endpoints[self._current])
 
     async def _connect_once(self) -> str:
         """One connection's life; returns why it ended (for the log line)."""
         try:
-            link = await open_tcp("central", self.cfg.central_endpoint, CONNECT_TIMEOUT_S,
+            link = await open_tcp("central", self.endpoints[self._current], CONNECT_TIMEOUT_S,
                                   self.cfg.central_tls)
         except ssl.SSLError as exc:  # a wrong CA or a plaintext Central: said, then retried
             return f"cannot connect to Central at {self.where} ({tls.describe(exc)})"

@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     links.add_argument("--engine-baud", type=int, help="serial speed (default 115200)")
     links.add_argument("--engine-key-file", metavar="PATH",
                        help="file (mode 0600) holding the link key the Engine demands")
-    links.add_argument("--central", metavar="HOST:PORT", help="Central's TCP address")
+    links.add_argument("--central", metavar="HOST:PORT[,HOST:PORT]",
+                       help="Central's TCP address, or several (tried in turn, the next after "
+                            "a failed connection or a lost link)")
     links.add_argument("--ca", metavar="PEM", help="TLS to Central: the CA of its certificate")
     links.add_argument("--tls-cert", metavar="PEM",
                        help="this CP's client certificate (for a Central with --tls-client-ca)")

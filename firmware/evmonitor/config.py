@@ -26,6 +26,9 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; str(e) is a one-line explanation."""
 
 
+MAX_CENTRALS = 16  # addresses in `central`: a list of hubs, not a scan
+
+
 @dataclass(frozen=True)
 class Endpoint:
     host: str
@@ -33,6 +36,18 @@ class Endpoint:
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
+
+
+def parse_endpoints(text: str, setting: str) -> list[Endpoint]:
+    """HOST:PORT[,HOST:PORT...]: the addresses, in the order given, each once."""
+    endpoints: list[Endpoint] = []
+    for part in text.split(","):
+        endpoint = parse_endpoint(part, setting)
+        if endpoint not in endpoints:
+            endpoints.append(endpoint)
+    if len(endpoints) > MAX_CENTRALS:
+        raise ConfigError(f"{setting}: at most {MAX_CENTRALS} addresses, got {len(endpoints)}")
+    return endpoints
 
 
 def parse_endpoint(text: str, setting: str) -> Endpoint:
@@ -82,7 +97,8 @@ class MonitorConfig:
     log_format: str = "text"  # or json (evhost.logsetup)
     # Filled in by validate(): parsed addresses, TLS context, Kafka security.
     engine_endpoint: Endpoint | None = field(default=None, repr=False)
-    central_endpoint: Endpoint | None = field(default=None, repr=False)
+    central_endpoint: Endpoint | None = field(default=None, repr=False)  # the first of:
+    central_endpoints: list[Endpoint] = field(default_factory=list, repr=False)
     central_tls: ssl.SSLContext | None = field(default=None, repr=False)
     kafka_security: dict = field(default_factory=dict, repr=False)
     # Whether the secret came from secret_file (validate()), which reload_secret re-reads.
@@ -105,7 +121,8 @@ class MonitorConfig:
         if self.engine:
             self.engine_endpoint = parse_endpoint(self.engine, "engine")
         _check_engine_key(self)
-        self.central_endpoint = parse_endpoint(self.central, "central")
+        self.central_endpoints = parse_endpoints(self.central, "central")
+        self.central_endpoint = self.central_endpoints[0]
         _check_security(self)
         if self.kafka:
             parse_endpoint(self.kafka.split(",")[0], "kafka")
@@ -191,7 +208,8 @@ def read_secret_file(path: str) -> str:
     return secret
 
 
-DERIVED = ("_endpoint", "central_tls", "kafka_security")  # set by validate(), not settings
+# Set by validate(), not settings.
+DERIVED = ("_endpoint", "_endpoints", "central_tls", "kafka_security")
 SETTINGS = {f.name: f for f in fields(MonitorConfig) if not f.name.endswith(DERIVED)}
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
                "0": False, "false": False, "no": False, "off": False}

@@ -1,6 +1,7 @@
 """The Monitor and Central: handshake, heartbeats, reconnects (real Monitor, fake Central)."""
 from __future__ import annotations
 
+from conftest import FakeCentral
 from evharness.procs import free_port, wait_until
 from evwire import types as t
 from evwire.auth import auth_mac
@@ -95,3 +96,22 @@ def test_register_response_stopped_is_adopted(fake_engine, fake_central, start_m
     assert answer["status"] == t.FAILURE
     assert answer["message"] == "charge point stopped by operator"
     assert not fake_engine.of_type(t.START_CHARGING_COMMAND)
+
+
+def test_several_centrals_the_monitor_fails_over_to_the_next(fake_engine, start_monitor):
+    """central = "A,B": the first that answers, and the next one when it goes away."""
+    first, second = FakeCentral(), FakeCentral()
+    try:
+        dead = f"127.0.0.1:{free_port()}"  # nobody listens: skipped after one refusal
+        proc = start_monitor(fake_engine, f"{dead},{first.address},{second.address}")
+        first.wait_for(t.REGISTER_REQUEST, timeout=15)
+        assert "retrying at " + first.address in proc.log()
+        first.close()  # the first Central dies: the link moves on to the second
+        second.wait_for(t.REGISTER_REQUEST, timeout=15)
+        second.wait_for(t.HEARTBEAT_REQUEST, timeout=10)
+        wait_until(lambda: f"registered with Central at {second.address}" in proc.log(),
+                   timeout=10, what="registered with the second Central")
+        assert proc.alive()
+    finally:
+        first.close()
+        second.close()

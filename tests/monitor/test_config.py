@@ -111,3 +111,14 @@ def test_cli_bad_input_is_one_line_and_its_class_exit_code(argv, code, capsys, m
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("evcharge monitor: error: ")
     assert "Traceback" not in err
+
+
+def test_central_takes_a_list_of_addresses():
+    cfg = config.build(None, dict(BASE, central="a:7000, b:7000,a:7000"), environ={})
+    assert [str(e) for e in cfg.central_endpoints] == ["a:7000", "b:7000"]  # each once
+    assert str(cfg.central_endpoint) == "a:7000"
+    with pytest.raises(ConfigError, match="central: expected HOST:PORT, got 'b'"):
+        config.build(None, dict(BASE, central="a:7000,b"), environ={})
+    many = ",".join(f"h{n}:7000" for n in range(config.MAX_CENTRALS + 1))
+    with pytest.raises(ConfigError, match="at most 16 addresses"):
+        config.build(None, dict(BASE, central=many), environ={})
