@@ -76,7 +76,8 @@ def add_connection_options(parser: argparse.ArgumentParser, defaults: bool) -> N
                         help=f"file (mode 0600) holding the driver's secret (or ${ENV_SECRET}; "
                              "never on the command line)")
     parser.add_argument("--central", default=d(os.environ.get(ENV_CENTRAL)),
-                        help=f"Central's address HOST:PORT (or ${ENV_CENTRAL})")
+                        help=f"Central's address HOST:PORT, or several HOST:PORT,HOST:PORT "
+                             f"tried in turn (or ${ENV_CENTRAL})")
     parser.add_argument("--kafka", default=d(os.environ.get(ENV_KAFKA, DEFAULT_LOCAL_BROKER)),
                         help=f"Kafka bootstrap HOST:PORT (or ${ENV_KAFKA}; "
                              f"default {DEFAULT_LOCAL_BROKER})")
@@ -196,11 +197,11 @@ def security_from(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 
 def settings_from(args: argparse.Namespace, secret: str = "") -> Settings:
-    host, port = parse_hostport(args.central)
+    (host, port), *others = [parse_hostport(a.strip()) for a in args.central.split(",")]
     return Settings(driver_id=args.driver_id, secret=secret, central_host=host, central_port=port,
                     kafka=args.kafka, state_dir=args.state_dir or default_state_dir(),
                     timeout=args.timeout, reconnect_grace=args.reconnect_grace, json=args.json,
-                    tls=security_from(args))
+                    tls=security_from(args), other_centrals=tuple(others))
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -37,6 +37,8 @@ class Settings:
     reconnect_grace: float
     json: bool
     tls: ssl.SSLContext | None = None  # --ca: TLS to Central
+    # Every Central of --central A:7000,B:7000 after the first (central_host:central_port).
+    other_centrals: tuple[tuple[str, int], ...] = ()
 
 
 class DriverContext:
@@ -65,7 +67,7 @@ class DriverContext:
         kafka_link = KafkaLink(s.kafka, s.driver_id, s.secret, s.timeout, self.kafka_logger) \
             if kafka_up else None
         socket_link = SocketLink(s.central_host, s.central_port, s.timeout,
-                                 Credentials(s.driver_id, s.secret), s.tls)
+                                 Credentials(s.driver_id, s.secret), s.tls, s.other_centrals)
         self.client = CentralClient(socket_link,
                                     kafka_link, self.output.notice)
         self.client.start()

@@ -39,7 +39,11 @@ class Credentials:
 
 class SocketLink:
     def __init__(self, host: str, port: int, timeout: float, credentials: Credentials,
-                 tls: ssl.SSLContext | None = None):
+                 tls: ssl.SSLContext | None = None,
+                 others: tuple[tuple[str, int], ...] = ()):
+        # Several Centrals (--central A:7000,B:7000): the one that answered last, else
+        # each in turn (a driver's connection is short: no back-off within one connect).
+        self.addresses = [(host, port), *[a for a in others if a != (host, port)]]
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -53,6 +57,27 @@ class SocketLink:
         return f"{self.host}:{self.port}"
 
     def connect(self) -> None:
+        """Connect and authenticate to the Central last used, else to the next one that
+        answers. All refusing: CentralRefusedConnection; any silent: LinkDown (Kafka may
+        still reach one); a Central refusing this driver: Refused (they share a database,
+        the others would say the same)."""
+        failures: list[LinkDown] = []
+        for _ in range(len(self.addresses)):
+            try:
+                self._connect_current()
+                return
+            except LinkDown as exc:  # CentralRefusedConnection included
+                failures.append(exc)
+                self._rotate()
+        refused = all(isinstance(f, CentralRefusedConnection) for f in failures)
+        text = "; ".join(str(f) for f in failures)
+        raise (CentralRefusedConnection if refused else LinkDown)(text)
+
+    def _rotate(self) -> None:
+        index = self.addresses.index((self.host, self.port))
+        self.host, self.port = self.addresses[(index + 1) % len(self.addresses)]
+
+    def _connect_current(self) -> None:
         self.close()
         try:
             self.sock = socket.create_connection((self.host, self.port),

@@ -79,3 +79,25 @@ def test_killed_driver_gets_its_ticket_once_from_central(real_network):
     assert tickets_in(again.stdout) == 1
     assert tickets_in(net.driver("D1", "list").stdout) == 0
 
+
+
+def test_several_centrals_the_driver_uses_the_one_that_answers(real_network):
+    """--central A,B: a Central that is down (refused) or silent is passed over at once
+    for the next; all down: `cannot reach Central` naming each, exit 3."""
+    net = real_network("CP1")
+    dead = f"127.0.0.1:{free_port()}"
+    listed = net.driver("D1", "list", central=f"{dead},{net.central}")
+    assert listed.returncode == 0, listed.stderr
+    assert "CP1 street" in listed.stdout
+    silent = SilentPeer()
+    try:
+        listed = net.driver("D1", "list", "--timeout", "2",
+                            central=f"{silent.address},{net.central}")
+    finally:
+        silent.close()
+    assert listed.returncode == 0, listed.stderr
+    assert "Kafka" not in listed.stderr  # the second Central answered: no fallback needed
+    other = f"127.0.0.1:{free_port()}"
+    down = net.driver("D1", "list", central=f"{dead},{other}")
+    assert down.returncode == 3, down.stderr
+    assert dead in down.stderr and other in down.stderr
