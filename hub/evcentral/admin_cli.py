@@ -70,7 +70,8 @@ def _output_flags(p: argparse.ArgumentParser, default) -> None:
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="evcharge admin", description=__doc__, allow_abbrev=False,
                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--central", required=True, metavar="HOST:PORT", help="Central's address")
+    p.add_argument("--central", required=True, metavar="HOST:PORT[,HOST:PORT]",
+                   help="Central's address, or several: the first that answers")
     p.add_argument("--ca", metavar="PEM",
                    help="speak TLS to Central and verify its certificate against this CA")
     p.add_argument("--admin-token-file", metavar="PATH",
@@ -192,9 +193,10 @@ def token_of(path: str | None) -> str:
     raise ConfigProblem(f"no admin token given: {HOW_TO_GIVE_TOKEN}")
 
 
-def client_of(ns: argparse.Namespace) -> AdminClient:
+def clients_of(ns: argparse.Namespace) -> list[AdminClient]:
+    """One client per address of --central, in order (not connected yet)."""
     try:
-        host, port = parse_hostport(ns.central)
+        addresses = [parse_hostport(a.strip()) for a in ns.central.split(",")]
     except argparse.ArgumentTypeError as exc:
         raise UsageError(f"--central: {exc}") from None
     if ns.watch and ns.action not in ("list", "sessions"):
@@ -204,18 +206,33 @@ def client_of(ns: argparse.Namespace) -> AdminClient:
         ssl_context = client_context(ns.ca) if ns.ca else None
     except TLSClientError as exc:
         raise ConfigProblem(str(exc)) from None
-    return AdminClient(host, port, token, timeout=ns.timeout, ssl_context=ssl_context)
+    return [AdminClient(host, port, token, timeout=ns.timeout, ssl_context=ssl_context)
+            for host, port in dict.fromkeys(addresses)]
+
+
+def connect_first(clients: list[AdminClient]) -> AdminClient:
+    """The first client that connects; CentralUnreachable naming every address if none."""
+    failures = []
+    for client in clients:
+        try:
+            client.connect()
+            return client
+        except CentralUnreachable as exc:
+            client.close()
+            failures.append(str(exc))
+    raise CentralUnreachable("; ".join(failures))
 
 
 def main(argv: list[str] | None = None) -> int:
     ns = parser().parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging(ns, "evcharge-admin")
-    client = client_of(ns)
+    clients = clients_of(ns)
+    client = clients[0]
     # rich only on a terminal; a pipe gets the plain lines scripts and tests read
     console = Console(no_color=ns.no_color or None, highlight=False) \
         if sys.stdout.isatty() and not ns.json else None
     try:
-        client.connect()
+        client = connect_first(clients)
         if ns.watch:
             return watch(client, ns, console)
         show(ask(client, ns), ns, console)

@@ -53,6 +53,23 @@ def test_each_cause_has_its_own_line_and_exit_code(central):
                            "(Connection refused)\n")
 
 
+def test_several_centrals_the_first_that_answers(central):
+    dead, other = free_port(), free_port()
+    env = {**os.environ, "EVCHARGE_ADMIN_TOKEN": ADMIN_TOKEN}
+    listed = subprocess.run([bin_path("evcharge"), "admin", "--central",
+                             f"127.0.0.1:{dead},{central.host}:{central.port}", "list"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "CP1" in listed.stdout
+    gone = subprocess.run([bin_path("evcharge"), "admin", "--central",
+                           f"127.0.0.1:{dead},127.0.0.1:{other}", "list"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert gone.returncode == 3
+    assert gone.stderr == (f"evcharge admin: error: cannot reach Central at 127.0.0.1:{dead} "
+                           f"(Connection refused); cannot reach Central at 127.0.0.1:{other} "
+                           "(Connection refused)\n")
+
+
 def test_json_refusal_keeps_centrals_answer_on_stdout(central):
     done = admin(central, "--json", "stop", "CP9")
     assert done.returncode == 4 and '"reason": "unknown_cp"' in done.stdout
