@@ -29,7 +29,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from evkafka import names
 from evkafka.client import DEFAULT_PARTITIONS, admin_config, make_producer
 from evkafka.logs import RepeatLimiter
-from evkafka.renewal import ProgressWatch, lost_producer_state
+from evkafka.renewal import OutageWatch, ProgressWatch, lost_producer_state
 from evmonitor.outbox import Outbox, OutboxError, Row
 from evwire import dumps, loads
 from evwire.auth import sign_record
@@ -72,6 +72,7 @@ class KafkaForwarder:
         self._generation = 0  # of the producer; reports of a replaced one are stale
         self._renew_reason = ""  # set when the producer must be replaced
         self._progress = ProgressWatch()
+        self._outage = OutageWatch()
         self._refusals = RepeatLimiter()  # one line per kind of refusal, not one per record
         self._admin: AdminClient | None = None  # one, reused: a new client per try is noisy
         self._last_error = ""
@@ -165,6 +166,7 @@ class KafkaForwarder:
         try:
             self._producer.list_topics(self.topic, timeout=PROBE_TIMEOUT_S)
             self.last_answer = time.monotonic()
+            self._outage.broker_answered()
         except Exception:  # any failure is the absence of an answer, which is the point
             pass
         finally:
@@ -213,6 +215,8 @@ class KafkaForwarder:
 
     def _on_error(self, err: KafkaError) -> None:
         self._note_lost(err)
+        if self._outage.broker_gone(err) and not self._renew_reason:
+            self._renew_reason = "the broker went away; it may come back without its state"
         text = err.str()
         if text != self._last_error:
             self._last_error = text
@@ -222,11 +226,14 @@ class KafkaForwarder:
 
     def _on_delivery(self, err: KafkaError | None, row: Row, generation: int) -> None:
         # Called from poll()/flush(), possibly on the flush thread: only record the outcome.
-        if err is None:  # delivered, by whichever producer: it may leave the outbox
+        if generation != self._generation:
+            # A replaced producer's report, even a success: from a broker that lost its
+            # state it may be false (see evkafka.renewal). Its rows are being resent.
+            return
+        if err is None:
             self._confirmed.append(row.seq)
             self.last_answer = time.monotonic()
-        if generation != self._generation:
-            return  # a replaced producer's report: its rows are being resent already
+            self._outage.broker_answered()
         self.in_flight -= 1
         self._progress.progressed()
         if err is None:

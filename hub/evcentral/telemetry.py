@@ -31,7 +31,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from evkafka.client import AssignedConsumer, ensure_topics, make_producer
 from evkafka.names import all_topics
-from evkafka.renewal import ProgressWatch, lost_producer_state
+from evkafka.renewal import OutageWatch, ProgressWatch, lost_producer_state
 from evwire.trace import log
 
 RETRY_DELAY_S = 1.0
@@ -80,6 +80,8 @@ class KafkaBridge:
         self._renew_reason = ""
         self._generation = 0  # of the producer: reports of a replaced one change nothing
         self._progress = ProgressWatch()
+        self._outage = OutageWatch()
+        self._outage_probe_at = 0.0
         self.producer = self._new_producer()
         self.producers_renewed = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -116,6 +118,8 @@ class KafkaBridge:
             if generation == self._generation:  # not a replaced producer's purged record
                 self._progress.progressed()
                 self._note_error(err)
+                if err is None:
+                    self._outage.broker_answered()
 
         for _attempt in range(PRODUCE_QUEUE_RETRIES):
             try:
@@ -144,6 +148,8 @@ class KafkaBridge:
     def _note_error(self, err: KafkaError | None) -> None:
         if lost_producer_state(err) and not self._renew_reason:
             self._renew_reason = err.str()
+        elif self._outage.broker_gone(err) and not self._renew_reason:
+            self._renew_reason = "the broker went away; it may come back without its state"
 
     # -- lifecycle -------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop, handler: BatchHandler) -> None:
@@ -201,6 +207,20 @@ class KafkaBridge:
             if self._renew_reason or self._stuck():
                 self._renew()
                 self._hand_over()
+            self._maybe_probe_after_outage()
+
+    def _maybe_probe_after_outage(self) -> None:
+        """After an outage's renewal, ask the broker now and then until it answers: only
+        then may the next outage renew the producer again (OutageWatch)."""
+        now = time.monotonic()
+        if not self._outage.waiting_for_answer or now - self._outage_probe_at < ALIVE_PROBE_S:
+            return
+        self._outage_probe_at = now
+        try:
+            self.producer.list_topics(timeout=0.5)
+            self._outage.broker_answered()
+        except Exception:  # still away: ask again later
+            pass
 
     def _stuck(self) -> bool:
         """Records outstanding, no report for long, yet the broker answers (renewal doc)."""

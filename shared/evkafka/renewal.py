@@ -8,10 +8,17 @@ a fatal error (the producer is unusable for good) or, for an unknown id, bumps i
 epoch and resends the same batch forever without a single delivery report or
 error callback (seen with librdkafka 2.x against the restarted local broker).
 
+Worse, such a broker hands out producer ids again from the start: an old producer's
+id may now be a new producer's, and its records, taken as duplicates of that one's,
+are dropped with a success report (tests/kafka/test_renewal.py shows it). So a
+producer that saw its broker go away is replaced before the broker is back.
+
 Either way, the only way on is a new producer that resends what was not confirmed:
 duplicates are possible and absorbed downstream (Central by message_id, drivers by
-session id); losses are not. Two signals call for it:
+session id); losses are not. Three signals call for it:
 
+- every broker of the producer gone (OutageWatch: once per outage, right away, so
+  that nothing the old one holds reaches a broker that may have forgotten it),
 - an error that says the producer's state is gone (lost_producer_state), and
 - records outstanding with no delivery report at all for STUCK_S while the broker
   answers metadata requests (ProgressWatch): a broker that is merely down does not
@@ -44,6 +51,27 @@ def lost_producer_state(err: KafkaError | None) -> bool:
     if err is None:
         return False
     return err.fatal() or err.code() in _STATE_LOST
+
+
+class OutageWatch:
+    """Whether this error starts an outage for which the producer is not renewed yet."""
+
+    def __init__(self) -> None:
+        self._renewed = False
+
+    def broker_gone(self, err: KafkaError | None) -> bool:
+        if err is None or err.code() != KafkaError._ALL_BROKERS_DOWN or self._renewed:
+            return False
+        self._renewed = True  # the new producer's own "all brokers down" changes nothing
+        return True
+
+    def broker_answered(self) -> None:
+        self._renewed = False
+
+    @property
+    def waiting_for_answer(self) -> bool:
+        """Renewed for an outage, and no answer from the broker since."""
+        return self._renewed
 
 
 class ProgressWatch:
