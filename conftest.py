@@ -1,11 +1,13 @@
-"""Fixtures shared by tests/ and hw_tests/: processes, ports, Kafka."""
+"""Fixtures shared by tests/ and hw_tests/: processes, ports, Kafka, PostgreSQL."""
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
+from evharness.pgcluster import PgCluster, PgUnavailable
 from evharness.procs import ProcessGroup, free_port, micropython_binary, wait_port
 from evkafka import apache as apache_kafka
 from evkafka import names as kafka_names
@@ -106,3 +108,32 @@ def restartable_broker(kafka_bootstrap, kafka_ns):
 def broker_is_durable():
     """True when the broker keeps its log on disk (Apache Kafka), False for Tansu-in-memory."""
     return bool(os.environ.get(ENV_TEST_KAFKA))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A private PostgreSQL cluster ($PGPASSFILE set to its pgpass meanwhile)."""
+    try:
+        cluster = PgCluster.start()
+    except PgUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs PostgreSQL: {exc}")
+        pytest.skip(str(exc))
+    old = os.environ.get("PGPASSFILE")
+    os.environ["PGPASSFILE"] = str(cluster.pgpass)
+    yield cluster
+    if old is None:
+        os.environ.pop("PGPASSFILE", None)
+    else:
+        os.environ["PGPASSFILE"] = old
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_database(pg_cluster, tmp_path) -> tuple[str, Path]:
+    """(URL of a new, empty database, its --db-key-file)."""
+    url = pg_cluster.create_database("t" + uuid.uuid4().hex[:12])
+    key_file = tmp_path / "db.key"
+    key_file.write_text(os.urandom(32).hex() + "\n")
+    key_file.chmod(0o600)
+    return url, key_file

@@ -128,9 +128,10 @@ class Central:
         self.config = config
         self.notifier = notifier or Notifier()
         try:
-            self.db = Database(config.db_path)
-            make_private(config.db_path)
-        except Exception as exc:  # sqlite3 / OSError / damaged key: one line for the operator
+            self.db = Database(config.db_path, config.db_key_file)
+            if not self.db.is_postgres:
+                make_private(config.db_path)
+        except Exception as exc:  # sqlite3 / psycopg / OSError / damaged key: one line
             raise StartupError(f"cannot open database {config.db_path}: {exc}") from None
         self.bootstrap = choose_broker(config)
         self.bridge = KafkaBridge(self.bootstrap, [names.cp_events(), names.driver_requests()],

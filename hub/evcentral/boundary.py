@@ -10,13 +10,13 @@ channel stays usable.
 """
 from __future__ import annotations
 
-import sqlite3
 import traceback
 
 from evcentral.admin_handlers import ADMIN_TYPES, AdminHandlers
 from evcentral.cp_handlers import MONITOR_TYPES, CpHandlers
 from evcentral.driver_handlers import DRIVER_TYPES, DriverHandlers
 from evcentral.registry import Channel
+from evcentral.store.errors import TRANSIENT_ERRORS
 from evwire import error_response, validate
 from evwire import types as t
 from evwire.dispatch import Dispatcher
@@ -88,7 +88,7 @@ async def dispatch(router: Router, msg: dict, channel: Channel) -> None:
         log("warning", f"{msg['type']} id={msg['message_id']} failed: {exc}")
         reply = error_response(str(exc), msg, exc.code)
     except Exception as exc:  # a bug must cost one reply, not the connection or Central
-        if isinstance(exc, sqlite3.OperationalError) and getattr(channel, "retries", False):
+        if isinstance(exc, TRANSIENT_ERRORS) and getattr(channel, "retries", False):
             # A busy database on a request read from Kafka: its batch is retried (the
             # request is idempotent by message_id) rather than the request lost.
             raise

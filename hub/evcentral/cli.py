@@ -1,6 +1,6 @@
 """`evcharge central ...`: run Central, or provision charge points and drivers.
 
-    evcharge central [run] --listen HOST:PORT --db PATH [--kafka HOST:PORT] ...
+    evcharge central [run] --listen HOST:PORT --db PATH|URL [--kafka HOST:PORT] ...
     evcharge central add-cp | remove-cp | list-cps | add-driver | remove-driver | list-drivers
 """
 from __future__ import annotations
@@ -20,6 +20,10 @@ from evcentral.config import (
     DEFAULT_START_TIMEOUT_S,
     Config,
 )
+from evcentral.provision_cli import add_db_options
+from evcentral.secrets_box import SecretBox, SecretBoxError
+from evcentral.store.errors import StoreConfigError
+from evcentral.store.target import check_target
 from evcentral.tls import TLSConfigError, check_listen, server_context
 from evhost.cliargs import count, positive
 from evhost.cliout import CommandError, ConfigProblem, Parser, UsageError
@@ -45,12 +49,12 @@ def run_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="evcharge central", allow_abbrev=False,
         description="Run Central: TCP gateway for Monitors, Drivers and operators, sessions and "
-                    "billing in SQLite, Kafka telemetry. Provisioning: evcharge central "
+                    "billing in SQLite or PostgreSQL, Kafka telemetry. Provisioning: "
+                    "evcharge central "
                     f"{{{','.join(provision_cli.COMMANDS)}}} --help")
     p.add_argument("--listen", required=True, type=_hostport, metavar="HOST:PORT",
                    help="address to accept Monitors, Drivers and admin clients on")
-    p.add_argument("--db", required=True, metavar="PATH",
-                   help="SQLite database (created if missing; the secret key sits in PATH.key)")
+    add_db_options(p)
     p.add_argument("--kafka", metavar="HOST:PORT",
                    help="Kafka bootstrap servers (default: the local broker at 127.0.0.1:9092, "
                         "started in the background if none runs)")
@@ -187,13 +191,20 @@ def main(argv: list[str] | None = None) -> int:
     except SecretFileError as exc:
         raise ConfigProblem(f"admin token: {exc}") from None
     ssl_context = _tls_of(ns)
+    try:  # the database's settings before anything starts: exit 5, one line
+        check_target(ns.db, ns.db_key_file)
+        if ns.db_key_file:
+            SecretBox.for_key_file(ns.db_key_file)
+    except (StoreConfigError, SecretBoxError) as exc:
+        raise ConfigProblem(str(exc)) from None
     try:
         if ns.kafka_config:
             use_security(properties.load(ns.kafka_config))
     except KafkaConfigError as exc:
         raise ConfigProblem(str(exc)) from None
     config = Config(
-        host=ns.listen[0], port=ns.listen[1], db_path=ns.db, kafka=ns.kafka,
+        host=ns.listen[0], port=ns.listen[1], db_path=ns.db, db_key_file=ns.db_key_file,
+        kafka=ns.kafka,
         price_per_kwh=ns.price_per_kwh, admin_token=admin_token,
         heartbeat_timeout=ns.heartbeat_timeout, require_known_drivers=ns.require_known_drivers,
         max_frame=ns.max_frame, max_connections=ns.max_connections,

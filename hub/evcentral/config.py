@@ -27,8 +27,9 @@ DEFAULT_KAFKA_REQUEST_TTL_S = 10.0  # the Driver's default answer timeout
 class Config:
     host: str
     port: int
-    db_path: str
+    db_path: str  # a SQLite file, or a postgresql:// URL (no password)
     kafka: str | None = None  # None: the local broker at its default address
+    db_key_file: str | None = None  # the secret-box key of a PostgreSQL db_path
     price_per_kwh: float = DEFAULT_PRICE_PER_KWH
     admin_token: str | None = None
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_S

@@ -1,131 +1,23 @@
-"""Central's SQLite database: schema, transactions, charge points, drivers, nonces.
+"""Central's database: transactions, charge points, drivers, nonces.
 
-WAL mode so the provisioning CLI can write while Central runs; synchronous=FULL
-because a finalised session must survive a power cut once its Kafka offset is
-committed. Sessions and processed message ids live in session_store.py.
+SQLite (a file, the default) or PostgreSQL (a postgresql:// URL): store/ gives both
+one interface, and migrates the schema (store/migrations.py). Sessions and processed
+message ids live in session_store.py.
 """
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evcentral.secrets_box import SecretBox, SecretBoxError
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cps (
-    cp_id         TEXT PRIMARY KEY,
-    location      TEXT NOT NULL DEFAULT '',
-    max_kw        REAL NOT NULL DEFAULT 11.0,
-    price_per_kwh REAL,              -- NULL: Central's --price-per-kwh
-    secret_enc    BLOB NOT NULL,     -- see secrets_box.py
-    stopped       INTEGER NOT NULL DEFAULT 0,
-    stop_reason   TEXT,
-    created_at    INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sites (    -- see sites.py: a power limit shared by its CPs
-    site_id    TEXT PRIMARY KEY,
-    max_kw     REAL NOT NULL,
-    min_kw     REAL NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS drivers (
-    driver_id  TEXT PRIMARY KEY,
-    name       TEXT NOT NULL DEFAULT '',
-    card_uid   TEXT UNIQUE,
-    created_at INTEGER NOT NULL,
-    secret_enc BLOB                -- see secrets_box.py; NULL: provisioned before credentials
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    session_id      TEXT PRIMARY KEY,
-    request_id      TEXT NOT NULL UNIQUE,  -- message_id of the request that opened it
-    cp_id           TEXT NOT NULL,
-    driver_id       TEXT NOT NULL,
-    origin          TEXT NOT NULL,         -- socket, kafka or local (walk-up at the CP)
-    status          TEXT NOT NULL,         -- starting active interrupted | completed failed closed
-    price_per_kwh   REAL NOT NULL,
-    max_kw          REAL NOT NULL,
-    energy_kwh      REAL NOT NULL DEFAULT 0,
-    cost            REAL NOT NULL DEFAULT 0,
-    rate_kw         REAL NOT NULL DEFAULT 0,
-    meter_start_kwh REAL,
-    meter_stop_kwh  REAL,
-    reason          TEXT,
-    started_at      INTEGER NOT NULL,
-    ended_at        INTEGER,
-    updated_at      INTEGER NOT NULL,
-    finalised       INTEGER NOT NULL DEFAULT 0,
-    ticket_sent     INTEGER NOT NULL DEFAULT 0,
-    ticket          BLOB                   -- CBOR completion forwarded to the driver
-);
-CREATE INDEX IF NOT EXISTS sessions_by_driver ON sessions (driver_id, started_at);
-CREATE INDEX IF NOT EXISTS sessions_live ON sessions (finalised, cp_id);
-CREATE TABLE IF NOT EXISTS processed (
-    message_id TEXT PRIMARY KEY,
-    kind       TEXT NOT NULL,
-    at         INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS nonces (
-    nonce   TEXT PRIMARY KEY,
-    cp_id   TEXT NOT NULL,
-    seen_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS nonces_by_age ON nonces (seen_at);
-CREATE TABLE IF NOT EXISTS audit (     -- see audit.py
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
-    at      INTEGER NOT NULL,
-    address TEXT NOT NULL,
-    who     TEXT NOT NULL,
-    action  TEXT NOT NULL,
-    result  TEXT NOT NULL,
-    detail  TEXT
-);
-CREATE TABLE IF NOT EXISTS dead_letters (  -- see dead_letters.py: a bounded copy for admin
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
-    at               INTEGER NOT NULL,
-    reason           TEXT NOT NULL,
-    source_topic     TEXT NOT NULL,
-    source_partition INTEGER NOT NULL,
-    source_offset    INTEGER NOT NULL,
-    record_key       TEXT,
-    value            BLOB,
-    UNIQUE (source_topic, source_partition, source_offset)
-);
-"""
-
-# Columns added after a table was first created: a database made by an earlier
-# version gets them at open (CREATE TABLE IF NOT EXISTS leaves its tables as they
-# were). Additive only, so the order of the entries does not matter; new tables
-# go in SCHEMA above. One entry per column: (table, column, declaration).
-ADDED_COLUMNS: list[tuple[str, str, str]] = [
-    ("drivers", "secret_enc", "BLOB"),
-    ("cps", "site_id", "TEXT"),  # sites.py: NULL = not in a site, not load managed
-    ("dead_letters", "value_size", "INTEGER"),  # the whole value's size (value: a prefix)
-    # The operator's --max-kw: a CP's own registration may lower its max power, never
-    # raise it above this (the dispute check and site shares trust max_kw). NULL: none.
-    ("cps", "max_kw_ceiling", "REAL"),
-    # Central bills energy x its own price; the CP's total_cost is kept for comparison,
-    # and a session whose energy its CP's power cannot explain is `disputed` (sessions.py)
-    ("sessions", "cp_cost", "REAL"),
-    ("sessions", "dispute_reason", "TEXT"),
-    # A rotated CP secret stays valid until prev_secret_until (unix s), so that records
-    # the Monitor signed before the rotation (in its outbox, in Kafka) are still billed.
-    ("cps", "prev_secret_enc", "BLOB"),  # see secrets_box.py, like secret_enc
-    ("cps", "prev_secret_until", "REAL"),
-    # Who stopped a stopped CP (operations.py): `operator` (stop CP1) or `stop_all`, so
-    # resume-all reopens only what stop-all closed, never a CP stopped for its own reason.
-    ("cps", "stopped_by", "TEXT"),
-]
-
-
-def add_missing_columns(conn: sqlite3.Connection) -> None:
-    for table, column, declaration in ADDED_COLUMNS:
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if column not in present:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+from evcentral.store.connection import Store, open_store
+from evcentral.store.errors import INTEGRITY_ERRORS
+from evcentral.store.migrations import migrate
+from evcentral.store.target import check_target, is_postgres
 
 
 class ProvisioningError(Exception):
@@ -155,28 +47,35 @@ def now_s() -> int:
 
 
 class Database:
-    def __init__(self, path: str | Path):
-        self.path = str(path)
-        self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.executescript(SCHEMA)
-        add_missing_columns(self.conn)
-        self.box = SecretBox.for_database(self.path)
+    """target: a SQLite file (its secret-box key beside it, PATH.key) or a postgresql://
+    URL without password (key_file: the secret-box key, required then). StoreConfigError
+    if they do not go together; the engine's errors if it cannot be opened."""
+
+    def __init__(self, target: str | Path, key_file: str | Path | None = None):
+        self.path = str(target)  # the file, or the URL (it carries no password)
+        check_target(self.path, key_file)
+        if key_file is not None:
+            self.box = SecretBox.for_key_file(key_file)  # before connecting: a config error
+        self.conn: Store = open_store(self.path)
+        try:
+            migrate(self.conn)
+            if key_file is None:
+                self.box = SecretBox.for_database(self.path)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    @property
+    def is_postgres(self) -> bool:
+        return is_postgres(self.path)
 
     def close(self) -> None:
         self.conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def transaction(self) -> Iterator[Store]:
+        with self.conn.transaction() as c:
+            yield c
 
     # -- charge points -------------------------------------------------------
     def add_cp(self, cp_id: str, secret: str, location: str = "", max_kw: float = 11.0,
@@ -212,7 +111,7 @@ class Database:
             assignments = ", ".join(f"{name} = ?" for name in changes)
             c.execute(f"UPDATE cps SET {assignments} WHERE cp_id = ?", (*changes.values(), cp_id))
 
-    def _rotation(self, c: sqlite3.Connection, cp_id: str, secret: str,
+    def _rotation(self, c: Store, cp_id: str, secret: str,
                   grace_s: float) -> dict[str, object]:
         """The columns that give cp_id `secret`, the current one kept for grace_s."""
         row = c.execute("SELECT secret_enc FROM cps WHERE cp_id = ?", (cp_id,)).fetchone()
@@ -271,9 +170,9 @@ class Database:
         """Store what the CP says of itself; returns the max power Central will use: the
         declared one, capped by the operator's --max-kw if it gave one."""
         with self.transaction() as c:
-            c.execute("UPDATE cps SET max_kw = MIN(?1, COALESCE(max_kw_ceiling, ?1)),"
-                      " location = COALESCE(?2, location) WHERE cp_id = ?3",
-                      (max_kw, location or None, cp_id))
+            c.execute("UPDATE cps SET max_kw = CASE WHEN max_kw_ceiling < ? THEN max_kw_ceiling"
+                      " ELSE ? END, location = COALESCE(?, location) WHERE cp_id = ?",
+                      (max_kw, max_kw, location or None, cp_id))
             row = c.execute("SELECT max_kw FROM cps WHERE cp_id = ?", (cp_id,)).fetchone()
         return float(row["max_kw"]) if row is not None else max_kw
 
@@ -290,7 +189,7 @@ class Database:
             with self.transaction() as c:
                 c.execute("INSERT INTO drivers (driver_id, name, card_uid, created_at)"
                           " VALUES (?, ?, ?, ?)", (driver_id, name, card_uid, now_s()))
-        except sqlite3.IntegrityError:
+        except INTEGRITY_ERRORS:
             if self.driver(driver_id) is not None:
                 raise ProvisioningError(f"driver {driver_id} already exists") from None
             raise ProvisioningError(f"card {card_uid} already belongs to another driver") from None
@@ -334,18 +233,15 @@ class Database:
         now = now_s()
         with self.transaction() as c:
             c.execute("DELETE FROM nonces WHERE seen_at < ?", (now - max_age_s,))
-            try:
-                c.execute("INSERT INTO nonces (nonce, cp_id, seen_at) VALUES (?, ?, ?)",
-                          (nonce, cp_id, now))
-            except sqlite3.IntegrityError:
-                return False
-        return True
+            # OR IGNORE, not a caught error: PostgreSQL aborts a transaction on one
+            return c.execute("INSERT OR IGNORE INTO nonces (nonce, cp_id, seen_at)"
+                             " VALUES (?, ?, ?)", (nonce, cp_id, now)).rowcount == 1
 
 
-def _cp_record(row: sqlite3.Row) -> CpRecord:
+def _cp_record(row: Any) -> CpRecord:
     return CpRecord(row["cp_id"], row["location"], row["max_kw"], row["price_per_kwh"],
                     bool(row["stopped"]), row["stop_reason"], row["stopped_by"])
 
 
-def _driver_record(row: sqlite3.Row) -> DriverRecord:
+def _driver_record(row: Any) -> DriverRecord:
     return DriverRecord(row["driver_id"], row["name"], row["card_uid"])

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from evcentral.db import Database
+from evcentral.store.dialect import replace_into
 from evcentral.telemetry import Record
 from evkafka import names
 from evwire import dumps, make
@@ -35,6 +36,11 @@ REASON_MAX = 300  # characters (the catalogue allows 512)
 KEY_MAX = 256
 LIST_LIMIT = 200
 PREVIEW_BYTES = 32
+
+# The table's columns written per letter; a letter replaces the row of its source offset.
+_COLUMNS = ("at", "reason", "source_topic", "source_partition", "source_offset", "record_key",
+            "value", "value_size")
+_SOURCE = ("source_topic", "source_partition", "source_offset")
 
 Publish = Callable[[str, str, bytes], asyncio.Future]  # (topic, key, value) -> delivery
 
@@ -115,8 +121,7 @@ class DeadLetters:
             return
         with self.db.transaction() as c:
             c.executemany(
-                "INSERT OR REPLACE INTO dead_letters (at, reason, source_topic, source_partition,"
-                " source_offset, record_key, value, value_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                replace_into(c.dialect, "dead_letters", _COLUMNS, _SOURCE, renumber="id"),
                 [(x.at, x.reason, x.record.topic, x.record.partition, x.record.offset,
                   x.key_text, x.raw[:STORED_VALUE_MAX], len(x.raw)) for x in letters])
             c.execute("DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters)"

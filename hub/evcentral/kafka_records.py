@@ -18,7 +18,6 @@ request could name any driver.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 from confluent_kafka import KafkaException
 
@@ -26,6 +25,7 @@ from evcentral.boundary import ROLE_DRIVER, Router, dispatch
 from evcentral.config import Hub
 from evcentral.dead_letters import DeadLetters
 from evcentral.record_check import RecordCheck, Rejected, SecretUnreadable, decode
+from evcentral.store.errors import TRANSIENT_ERRORS
 from evcentral.telemetry import DeliveryError, KafkaBridge, Record
 from evkafka import names
 from evwire import dumps, error_response, failure
@@ -39,7 +39,7 @@ from evwire.trace import log, trace
 TELEMETRY_TYPES = (t.CHARGING_DATA, t.CHARGE_COMPLETION)
 SLICE = 100  # records handled before the loop serves other work again
 # Failures that pass: the batch is retried (with back-off), the record is not poison.
-TRANSIENT = (sqlite3.OperationalError, DeliveryError, KafkaException, SecretUnreadable)
+TRANSIENT = (*TRANSIENT_ERRORS, DeliveryError, KafkaException, SecretUnreadable)
 
 
 class TelemetryHandlers:

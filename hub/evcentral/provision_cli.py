@@ -1,18 +1,20 @@
 """Offline provisioning: `evcharge central add-cp|remove-cp|list-cps|add-driver|...`.
 
-Works on the database directly (also while Central runs: WAL mode, and
-Central reads CPs and drivers from the database when it needs them).
+Works on the database directly (also while Central runs: WAL mode, or PostgreSQL's
+own concurrency, and Central reads CPs and drivers from the database when it needs
+them). --db PATH is a SQLite file, --db postgresql://USER@HOST:PORT/DBNAME a PostgreSQL
+database (its password in $PGPASSWORD or ~/.pgpass, its key in --db-key-file).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import secrets
-import sqlite3
 
 from evcentral import sites
 from evcentral.db import Database, ProvisioningError
 from evcentral.secrets_box import SecretBoxError
+from evcentral.store.errors import DATABASE_ERRORS, StoreConfigError
 from evhost.cliargs import non_negative, positive
 from evhost.cliout import CommandError, ConfigProblem, Parser, Refused
 from evhost.secretfile import SecretFileError, read_secret_file
@@ -95,10 +97,21 @@ def parser() -> argparse.ArgumentParser:
     rot.add_argument("driver_id", type=_ident)
     _secret_options(rot)
     for name, sp in sub.choices.items():
-        sp.add_argument("--db", required=True, metavar="PATH", help="Central's SQLite database")
+        add_db_options(sp)
         if name.startswith("list"):
             sp.add_argument("--json", action="store_true", help="machine-readable output")
     return p
+
+
+def add_db_options(p: argparse.ArgumentParser) -> None:
+    """--db and --db-key-file, the same for Central and its provisioning commands."""
+    p.add_argument("--db", required=True, metavar="PATH|URL",
+                   help="Central's database: a SQLite file (created if missing; its secret key "
+                        "sits in PATH.key) or postgresql://USER@HOST:PORT/DBNAME (no password "
+                        "in it: $PGPASSWORD or ~/.pgpass; docs/CENTRAL.md)")
+    p.add_argument("--db-key-file", metavar="F",
+                   help="with a postgresql:// --db (required then): the key that encrypts CP "
+                        "and driver secrets, 64 hex digits in a file of mode 0600")
 
 
 def _secret_options(sp: argparse.ArgumentParser) -> None:
@@ -133,8 +146,10 @@ def _show_generated() -> None:
 def main(argv: list[str]) -> int:
     ns = parser().parse_args(argv)
     try:
-        db = Database(ns.db)
-    except (sqlite3.Error, OSError, SecretBoxError) as exc:
+        db = Database(ns.db, ns.db_key_file)
+    except StoreConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    except (*DATABASE_ERRORS, OSError, SecretBoxError, RuntimeError) as exc:
         raise ConfigProblem(f"cannot open database {ns.db}: {exc}") from None
     try:
         return ACTIONS[ns.command](db, ns)
@@ -142,7 +157,7 @@ def main(argv: list[str]) -> int:
         raise Refused(str(exc)) from None
     except SecretFileError as exc:
         raise ConfigProblem(str(exc)) from None
-    except (sqlite3.Error, SecretBoxError) as exc:
+    except (*DATABASE_ERRORS, SecretBoxError) as exc:
         raise CommandError(f"{ns.command}: database error: {exc}") from None
     finally:
         db.close()

@@ -1,4 +1,5 @@
-"""Charge point secrets encrypted at rest, with a key file beside the database.
+"""Charge point secrets encrypted at rest, with a key file beside the database
+(a PostgreSQL database: the file given as --db-key-file, see for_key_file).
 
 HMAC verification needs the secret itself, so it cannot be stored as a hash.
 Instead each secret is encrypted with a random 32-byte key kept in `DB.key`
@@ -20,6 +21,7 @@ import os
 import stat
 from pathlib import Path
 
+from evhost.secretfile import SecretFileError, read_secret_file
 from evwire.trace import log
 
 KEY_BYTES = 32
@@ -64,6 +66,23 @@ class SecretBox:
         with os.fdopen(fd, "wb") as out:
             out.write(os.urandom(KEY_BYTES))
         return cls(_read_key(path))
+
+    @classmethod
+    def for_key_file(cls, path: str | Path) -> SecretBox:
+        """The key in --db-key-file (a PostgreSQL database has no file to sit beside):
+        mode 0600, 64 hex digits, e.g. `(umask 077; openssl rand -hex 32 > F)`."""
+        try:
+            text = read_secret_file(path)
+        except SecretFileError as exc:
+            raise SecretBoxError(f"--db-key-file: {exc}") from None
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) != KEY_BYTES:
+            raise SecretBoxError(f"key file {path} must hold {KEY_BYTES * 2} hex digits "
+                                 "(make one with: openssl rand -hex 32)")
+        return cls(key)
 
     def encrypt(self, secret: str) -> bytes:
         nonce = os.urandom(NONCE_BYTES)

@@ -6,8 +6,8 @@ transaction records the processed message id and updates the row only
 """
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from evcentral.db import Database, now_s
 
@@ -70,7 +70,7 @@ class Session:
 _COLUMNS = [f.name for f in fields(Session)]
 
 
-def _session(row: sqlite3.Row) -> Session:
+def _session(row: Any) -> Session:
     values = {name: row[name] for name in _COLUMNS}
     values["finalised"] = bool(values["finalised"])
     values["ticket_sent"] = bool(values["ticket_sent"])
@@ -118,7 +118,8 @@ class SessionStore:
              until: int | None, limit: int) -> list[Session]:
         """Newest first, each filter applied when given (the REST API's GET /sessions)."""
         rows = self.conn.execute(
-            "SELECT * FROM sessions WHERE (? IS NULL OR cp_id = ?) AND (? IS NULL OR"
+            "SELECT * FROM sessions WHERE (CAST(? AS TEXT) IS NULL OR cp_id = ?) AND"
+            " (CAST(? AS TEXT) IS NULL OR"
             " driver_id = ?) AND started_at >= ? AND started_at <= ?"
             " ORDER BY started_at DESC, rowid DESC LIMIT ?",
             (cp_id, cp_id, driver_id, driver_id, since or 0,
@@ -151,18 +152,17 @@ class SessionStore:
         was lost): the Engine's completion is the truth to bill.
         """
         with self.db.transaction() as c:
-            if message_id is not None:
-                try:
-                    c.execute("INSERT INTO processed (message_id, kind, at) VALUES (?, ?, ?)",
-                              (message_id, kind, now_s()))
-                except sqlite3.IntegrityError:
-                    return False  # this very message was handled before
+            # OR IGNORE, not a caught error: PostgreSQL aborts a transaction on one
+            if message_id is not None and c.execute(
+                    "INSERT OR IGNORE INTO processed (message_id, kind, at) VALUES (?, ?, ?)",
+                    (message_id, kind, now_s())).rowcount != 1:
+                return False  # this very message was handled before
             updated = c.execute(
                 "UPDATE sessions SET status = ?, energy_kwh = ?, cost = ?, rate_kw = 0,"
                 " meter_start_kwh = COALESCE(?, meter_start_kwh), meter_stop_kwh = ?, reason = ?,"
                 " ended_at = ?, updated_at = ?, finalised = 1, ticket = ?, ticket_sent = 0,"
                 " cp_cost = ?, dispute_reason = ?"
-                " WHERE session_id = ? AND (finalised = 0 OR (? AND status = ?))",
+                " WHERE session_id = ? AND (finalised = 0 OR (? = 1 AND status = ?))",
                 (final.status, final.energy_kwh, final.cost, final.meter_start_kwh,
                  final.meter_stop_kwh, final.reason, final.ended_at, now_s(), ticket,
                  final.cp_cost, final.dispute_reason,

@@ -18,12 +18,12 @@ OCPP chargers (protocol "ocpp") are left out: no SetChargingProfile is sent
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from evcentral.db import Database, ProvisioningError, now_s
+from evcentral.store.errors import DATABASE_ERRORS, INTEGRITY_ERRORS
 from evwire import make_timestamped
 from evwire import types as t
 from evwire.trace import log
@@ -95,7 +95,7 @@ def add_site(db: Database, site_id: str, max_kw: float, min_kw: float | None) ->
         try:
             c.execute("INSERT INTO sites (site_id, max_kw, min_kw, created_at) VALUES (?, ?, ?, ?)",
                       (site_id, max_kw, DEFAULT_MIN_KW if min_kw is None else min_kw, now_s()))
-        except sqlite3.IntegrityError:
+        except INTEGRITY_ERRORS:
             raise ProvisioningError(f"site {site_id} exists: use update-site") from None
 
 
@@ -223,7 +223,7 @@ class SiteAllocator:
             await asyncio.sleep(REFRESH_S)
             try:
                 self.reload()
-            except sqlite3.Error as exc:
+            except DATABASE_ERRORS as exc:
                 log("warning", f"cannot read sites: {exc}")
                 continue
             for cp_id in [c for c in self.limits if c not in self.site_of]:

@@ -4,14 +4,17 @@ A charger that was offline replays its StartTransaction and StopTransaction
 when it comes back. The table makes both idempotent: the same start (cp,
 idTag, timestamp, meterStart) gets the same transactionId, and a transaction
 is finalised once (`stopped`), so a replayed stop is answered, never billed
-again. The table lives in Central's database, created on first use.
+again. The table lives in Central's database (SQLite or PostgreSQL), created on first
+use by its own versioned migrations (component "ocpp" in schema_version).
 """
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from evcentral.db import Database, now_s
+from evcentral.store.connection import Store
+from evcentral.store.migrations import Migration, create_tables, migrate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ocpp_transactions (
@@ -40,7 +43,15 @@ class Transaction:
     stopped: bool
 
 
-def _tx(row: sqlite3.Row) -> Transaction:
+def _create(store: Store) -> None:
+    create_tables(store, SCHEMA)
+
+
+# Never edit one that has shipped: a change to the table is a new entry at the end.
+MIGRATIONS = [Migration(1, "ocpp_transactions", _create)]
+
+
+def _tx(row: Any) -> Transaction:
     return Transaction(row["tx_id"], row["cp_id"], row["id_tag"], row["meter_start_wh"],
                        row["session_id"], bool(row["stopped"]))
 
@@ -48,7 +59,7 @@ def _tx(row: sqlite3.Row) -> Transaction:
 class TransactionStore:
     def __init__(self, db: Database):
         self.db = db
-        db.conn.executescript(SCHEMA)
+        migrate(db.conn, MIGRATIONS, component="ocpp")
 
     def find_start(self, cp_id: str, id_tag: str, started: str,
                    meter_start_wh: int) -> Transaction | None:
@@ -62,9 +73,11 @@ class TransactionStore:
              session_id: str | None) -> Transaction:
         with self.db.transaction() as c:
             cur = c.execute("INSERT INTO ocpp_transactions (cp_id, id_tag, started,"
-                            " meter_start_wh, session_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                            " meter_start_wh, session_id, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+                            " RETURNING tx_id",
                             (cp_id, id_tag, started, meter_start_wh, session_id, now_s()))
-        return Transaction(int(cur.lastrowid), cp_id, id_tag, meter_start_wh, session_id, False)
+            tx_id = int(cur.fetchone()["tx_id"])
+        return Transaction(tx_id, cp_id, id_tag, meter_start_wh, session_id, False)
 
     def get(self, tx_id: int) -> Transaction | None:
         row = self.db.conn.execute("SELECT * FROM ocpp_transactions WHERE tx_id = ?",

@@ -246,12 +246,18 @@ def completion(cp_id: str, session_id: str, driver_id: str, kwh: float, price: f
 
 
 class CentralUnderTest:
-    """A real `evcharge central` process with its own database and port."""
+    """A real `evcharge central` process with its own database and port.
+
+    db: (postgresql:// URL, key file) to run it on PostgreSQL (conftest's central_db);
+    None: a SQLite file in tmp."""
 
     def __init__(self, procs: ProcessGroup, tmp: Path, kafka: str, *extra: str,
-                 token: str | None = ADMIN_TOKEN, heartbeat_timeout: float = 3.0):
+                 token: str | None = ADMIN_TOKEN, heartbeat_timeout: float = 3.0,
+                 db: tuple[str, Path] | None = None):
         self.procs = procs
-        self.db_path = str(tmp / "central.db")
+        self.tmp = tmp
+        self.db_path = db[0] if db else str(tmp / "central.db")  # the file, or the URL
+        self.db_key_file = str(db[1]) if db else None
         self.host = "127.0.0.1"
         self.port = free_port()
         self.kafka = kafka
@@ -261,8 +267,17 @@ class CentralUnderTest:
         self.proc = None
         self.secrets: dict[str, str] = {}
 
+    def open_db(self) -> Database:
+        """Central's database, as the provisioning CLI opens it."""
+        return Database(self.db_path, self.db_key_file)
+
+    def db_args(self) -> list[str]:
+        """--db (and --db-key-file) for `evcharge central ...` commands."""
+        return ["--db", self.db_path] + (["--db-key-file", self.db_key_file]
+                                         if self.db_key_file else [])
+
     def provision(self, *cp_ids: str, price: float | None = None) -> CentralUnderTest:
-        db = Database(self.db_path)
+        db = self.open_db()
         try:
             for cp_id in cp_ids:
                 self.secrets[cp_id] = secret_of(cp_id)
@@ -274,7 +289,7 @@ class CentralUnderTest:
     def add_driver(self, driver_id: str, card: str | None = None) -> str:
         """Provision a driver (also while Central runs) with its secret; return the secret."""
         secret = secret_of(driver_id)
-        db = Database(self.db_path)
+        db = self.open_db()
         try:
             if db.driver(driver_id) is None:
                 db.add_driver(driver_id, f"Driver {driver_id}", card)
@@ -292,11 +307,11 @@ class CentralUnderTest:
         return client
 
     def start(self) -> CentralUnderTest:
-        argv = ["central", "--listen", f"{self.host}:{self.port}", "--db", self.db_path,
+        argv = ["central", "--listen", f"{self.host}:{self.port}", *self.db_args(),
                 "--kafka", self.kafka, "--heartbeat-timeout", str(self.heartbeat_timeout),
                 "--time-scale", str(TEST_TIME_SCALE), *self.extra]
         if self.token:  # secrets from files (0600), never argv
-            token_file = Path(self.db_path).with_name("admin-token")
+            token_file = self.tmp / "admin-token"
             token_file.write_text(self.token + "\n")
             token_file.chmod(0o600)
             argv += ["--admin-token-file", str(token_file)]
@@ -329,7 +344,7 @@ class CentralUnderTest:
         return next(r["status"] for r in rows if r["cp_id"] == cp_id)
 
     def session_row(self, session_id: str) -> dict:
-        db = Database(self.db_path)
+        db = self.open_db()
         try:
             row = db.conn.execute("SELECT * FROM sessions WHERE session_id = ?",
                                   (session_id,)).fetchone()
