@@ -28,22 +28,22 @@ def broker(listen: str) -> list[str]:
 
 def provisioning(spec: NetworkSpec) -> list[list[str]]:
     """One `evcharge central add-cp` per CP and `add-driver` per driver."""
-    db = str(spec.db_path)
-    steps = [["central", "add-site", site, "--db", db, "--max-kw", _num(max_kw)]
+    db = spec.db_args()
+    steps = [["central", "add-site", site, *db, "--max-kw", _num(max_kw)]
              for site, max_kw in spec.sites.items()]
     for cp in spec.cps:
-        steps.append(["central", "add-cp", cp.cp_id, "--db", db, "--location", cp.location,
+        steps.append(["central", "add-cp", cp.cp_id, *db, "--location", cp.location,
                       "--max-kw", _num(cp.max_kw),
                       "--secret-file", str(spec.cp_secret_file(cp.cp_id))]
                      + (["--site", cp.site] if cp.site else []))
     for driver_id in spec.drivers:  # Network.provision writes each secret file first
-        steps.append(["central", "add-driver", driver_id, "--db", db,
+        steps.append(["central", "add-driver", driver_id, *db,
                       "--secret-file", str(spec.driver_secret_file(driver_id))])
     return steps
 
 
 def central(spec: NetworkSpec, listen: str, kafka: str) -> list[str]:
-    args = ["central", "--listen", listen, "--db", str(spec.db_path), "--kafka", kafka,
+    args = ["central", "--listen", listen, *spec.db_args(), "--kafka", kafka,
             "--price-per-kwh", _num(spec.price_per_kwh),
             "--admin-token-file", str(spec.admin_token_file),
             "--heartbeat-timeout", _num(spec.timers.heartbeat_timeout_s),

@@ -65,6 +65,10 @@ class Network:
         self.engine_ports = {cp.cp_id: free_port() for cp in spec.cps}
         self.kafka = spec.kafka or f"{spec.hub.address}:{self.broker_port}"
         self.central_address = f"{spec.hub.address}:{self.central_port}"
+        self.standby_port = free_port() if spec.standby_central else None
+        # What the clients are given: Central, then the standby's address if any.
+        self.central_targets = self.central_address + (
+            f",{spec.hub.address}:{self.standby_port}" if self.standby_port else "")
         self.http_port = free_port()  # used when spec.http
         self.ocpp_port = free_port()  # used when spec.ocpp
         # TLS to Central (spec.tls; by default when the hub is a separate host):
@@ -202,6 +206,16 @@ class Network:
         scheme = "https" if self.tls is not None else "http"
         return f"{scheme}://{self.spec.hub.address}:{self.http_port}/"
 
+    def start_standby_central(self) -> Proc:
+        """Central again, on the standby address (spec.standby_central): a second host's
+        Central taking over the same database and Kafka once the first is gone."""
+        if self.standby_port is None:
+            raise NetworkError("no standby address: NetworkSpec(standby_central=True)")
+        self.central_port = self.standby_port
+        self.central_address = f"{self.spec.hub.address}:{self.standby_port}"
+        self.central = CentralClient(self._admin_client())  # what the harness asks: B now
+        return self.start_central()
+
     def kill_central(self) -> None:
         self.central.close()
         self.kill("central")
@@ -228,7 +242,7 @@ class Network:
 
     def start_monitor(self, cp_id: str) -> Proc:
         args = commands.monitor(self.spec, cp_id, self.engine_address(cp_id),
-                                self.central_address, self.kafka)
+                                self.central_targets, self.kafka)
         if self.tls is not None:
             args += self.tls.monitor_args(cp_id)
         return self._start(f"monitor-{cp_id}", self.spec.cp_host, args)
@@ -242,7 +256,7 @@ class Network:
         if not secret_file.exists():  # a driver Central does not know: its secret is made up
             secret_file.parent.mkdir(parents=True, exist_ok=True)
             write_secret_file(secret_file, self.spec.driver_secret(driver_id))
-        argv = commands.driver(driver_id, self.central_address, self.kafka,
+        argv = commands.driver(driver_id, self.central_targets, self.kafka,
                                self.spec.driver_dir(driver_id) / "state", list(args),
                                self.spec.driver_secret_file(driver_id))
         return self.tls.client_args(argv) if self.tls is not None else argv
@@ -271,7 +285,7 @@ class Network:
 
     # ----- the operator's console ------------------------------------------
     def admin_args(self, *args: str) -> list[str]:
-        argv = commands.admin(self.central_address, self.spec.admin_token_file, list(args))
+        argv = commands.admin(self.central_targets, self.spec.admin_token_file, list(args))
         return self.tls.client_args(argv) if self.tls is not None else argv
 
     def admin(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
@@ -324,4 +338,4 @@ class Network:
 
     def db_sessions(self) -> list[dict]:
         """Session rows straight from Central's database (also while Central is down)."""
-        return centraldb.sessions(self.spec.db_path)
+        return centraldb.sessions(self.spec.db_url or self.spec.db_path)

@@ -35,8 +35,8 @@ def start_wallbox(net: Network, cp_id: str, location: str, power_kw: float) -> P
     cp_dir = net.spec.cp_dir(cp_id)
     cp_dir.mkdir(parents=True, exist_ok=True)
     secret_file = write_secret_file(cp_dir / "secret", secrets.token_urlsafe(24))
-    done = subprocess.run([bin_path("evcharge"), "central", "add-cp", cp_id, "--db",
-                           str(net.spec.db_path), "--location", location, "--max-kw",
+    done = subprocess.run([bin_path("evcharge"), "central", "add-cp", cp_id, *net.spec.db_args(),
+                           "--location", location, "--max-kw",
                            f"{power_kw:g}", "--secret-file", str(secret_file)],
                           capture_output=True, text=True, timeout=60)
     if done.returncode != 0:

@@ -71,6 +71,13 @@ class NetworkSpec:
     # None = when the hub is a separate host (a plaintext Central refuses that).
     tls: bool | None = None
     timers: Timers = field(default_factory=Timers)
+    # Central's database: a SQLite file in workdir (default), or a postgresql:// URL
+    # (no password: $PGPASSFILE) with the key file that encrypts its secrets.
+    db_url: str = ""
+    db_key_file: Path | None = None
+    # A second Central address for a cold standby (Network.start_standby_central): the
+    # Monitors', drivers' and admin's --central lists name both.
+    standby_central: bool = False
     hub: Host = field(default_factory=lambda: Host("hub"))
     cp_host: Host = field(default_factory=lambda: Host("cp"))
     driver_host: Host = field(default_factory=lambda: Host("driver"))
@@ -84,6 +91,12 @@ class NetworkSpec:
     @property
     def db_path(self) -> Path:
         return Path(self.workdir) / "central.sqlite3"
+
+    def db_args(self) -> list[str]:
+        """`--db ...` as Central and its provisioning commands take it."""
+        if not self.db_url:
+            return ["--db", str(self.db_path)]
+        return ["--db", self.db_url, "--db-key-file", str(self.db_key_file)]
 
     def cp_dir(self, cp_id: str) -> Path:
         return Path(self.workdir) / "cp" / cp_id
