@@ -50,6 +50,7 @@ REGRESSIONS = [
     (2024, 1, KINDS),  # broker restart: Central's producer fatally failed
     (434192, 3, KINDS),  # broker restart: producers stuck, consumers at stale offsets
     (801309, 2, tuple(k for k in KINDS if "broker" not in k)),  # late start after failure
+    (790365, 43, KINDS),  # broker restart: producer ids handed out again, records dropped
 ]
 
 

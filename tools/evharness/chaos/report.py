@@ -38,6 +38,16 @@ FOUND_AND_FIXED = [
     "the one ticket that bills the charge as a correction (evdriver.tickets; never the "
     "other way round). Regression tests: `test_chaos_seed_801309_case_2_*` in "
     "tests/monitor/test_commands.py and tests/driver/test_units.py.",
+    "- **Records dropped with a success report after a broker restart** (`evcharge chaos "
+    "--seed 790365 --case 43`, found in the first 200-case run: a session never billed, "
+    "its completion gone from the Monitor's outbox). A broker that comes back without its "
+    "state hands out producer ids again from 1: a Monitor's old producer id became another "
+    "producer's, and its records, taken for that one's duplicates, were acknowledged and "
+    "dropped. Fixed: a producer that sees every broker go is replaced right away, once per "
+    "outage, before the broker is back (evkafka.renewal.OutageWatch, Monitor and Central), "
+    "and a replaced producer's reports, even successes, no longer delete outbox rows. "
+    "Regression test: `test_chaos_seed_790365_case_43_*` in "
+    "tests/monitor/test_kafka_broker_restart.py (0 of 6 records stored before the fix).",
 ]
 
 
