@@ -217,6 +217,9 @@ def connect_first(clients: list[AdminClient]) -> AdminClient:
         try:
             client.connect()
             return client
+        except TLSRefused:
+            client.close()
+            raise  # a certificate this CA does not vouch for: said as such, not as "down"
         except CentralUnreachable as exc:
             client.close()
             failures.append(str(exc))
