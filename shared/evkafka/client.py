@@ -40,6 +40,7 @@ COORDINATOR_RETRY_S = 20.0
 # How often a consumer checks that its topics are still the ones it was assigned.
 TOPIC_CHECK_S = 5.0
 TOPIC_CHECK_TIMEOUT_S = 2.0
+TOPIC_IDS_FIRST_S = 0.5
 
 T = TypeVar("T")
 
@@ -222,14 +223,16 @@ class AssignedConsumer:
             raise
 
     def _assign_from_committed(self, timeout: float) -> None:
-        ids = topic_ids(self._admin, self.topics, min(timeout, TOPIC_CHECK_TIMEOUT_S))
-        self._topic_ids = ids if ids and all(ids.values()) else None
         start = []
         for tp in self._committed_offsets(self.topics, timeout):
             # OFFSET_INVALID (-1001) means nothing committed: start at the beginning.
             offset = tp.offset if tp.offset >= 0 else -2  # -2 = OFFSET_BEGINNING
             start.append(TopicPartition(tp.topic, tp.partition, offset))
         self.consumer.assign(start)
+        # After the assignment (its errors first, as they always were), and briefly: a
+        # cluster that does not answer now is asked again at the first check.
+        ids = topic_ids(self._admin, self.topics, min(timeout, TOPIC_IDS_FIRST_S))
+        self._topic_ids = ids if ids and all(ids.values()) else None
 
     def _check_topics(self) -> None:
         now = time.monotonic()
