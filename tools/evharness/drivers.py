@@ -50,7 +50,7 @@ class DriverRun:
             raw = self.events_path.read_bytes()
         except OSError:
             return []
-        return [e for e in (_parse(line) for line in raw.splitlines(keepends=True)) if e]
+        return [e for e in (json_object(line) for line in raw.splitlines(keepends=True)) if e]
 
     def new_events(self) -> list[dict]:
         """The objects printed since the previous call (complete lines only)."""
@@ -64,7 +64,7 @@ class DriverRun:
         data = self._partial + chunk
         lines = data.split(b"\n")
         self._partial = lines.pop()  # an unfinished last line waits for the rest
-        return [e for e in (_parse(line) for line in lines) if e]
+        return [e for e in (json_object(line) for line in lines) if e]
 
     def wait_event(self, predicate, timeout: float = 30.0, what: str = "driver event") -> dict:
         def found():
@@ -73,9 +73,10 @@ class DriverRun:
         return wait_until(found, timeout=timeout, interval=0.1, what=what)
 
 
-def _parse(line: bytes) -> dict | None:
+def json_object(line: str | bytes) -> dict | None:
+    """The JSON object on one --json output line, or None for any other line."""
     line = line.strip()
-    if not line.startswith(b"{"):
+    if line[:1] not in ("{", b"{"):
         return None
     try:
         value = json.loads(line)

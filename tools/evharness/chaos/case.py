@@ -7,7 +7,6 @@ moments are watched in the processes' logs, so timing itself can differ a little
 from __future__ import annotations
 
 import glob
-import json
 import random
 import time
 import traceback
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from evharness.chaos import faults as F
 from evharness.chaos import invariants as inv
-from evharness.drivers import DriverRun
+from evharness.drivers import DriverRun, json_object
 from evharness.network import Network
 from evharness.spec import CpSpec, NetworkSpec
 
@@ -319,7 +318,7 @@ class CaseRun:
                 tr.run.proc.terminate(timeout=10)
         for driver_id in self.runs:  # the driver's app opened again: tickets while away
             done = self.net.driver(driver_id, "history")
-            self.history[driver_id] = [e for e in (_json(line) for line in
+            self.history[driver_id] = [e for e in (json_object(line) for line in
                                                    done.stdout.splitlines()) if e]
 
     def unplug_if_charging(self, cp_id: str) -> None:
@@ -362,14 +361,3 @@ class CaseRun:
             "duration_s": round(time.monotonic() - self.begin, 1),
             "workdir": str(self.workdir), **self.result,
         }
-
-
-def _json(line: str) -> dict | None:
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
