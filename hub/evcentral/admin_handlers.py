@@ -20,11 +20,14 @@ from evcentral.auth_gate import address_of
 from evcentral.config import Hub
 from evcentral.dead_letters import recent as recent_dead_letters
 from evcentral.registry import Channel, ChargePoint
+from evcentral.relay import owner_elsewhere
 from evcentral.replies import ok, refused
 from evwire import types as t
 from evwire.trace import log
 
 ADMIN_TYPES = (t.MANUAL_COMMAND,)
+# Carried out by the Central that holds the CP's Monitor (evcentral.relay).
+ROUTED_COMMANDS = ("stop_cp", "resume_cp")
 RECENT_SESSIONS = 200
 AUDIT_DEFAULT, AUDIT_MAX = 50, 1000  # entries `audit` returns
 
@@ -58,12 +61,19 @@ class AdminHandlers:
                 reply = refused(msg, f"unknown command '{msg['command']}' (one of: {known})",
                                 reason="unknown_command")
             else:
-                reply = command(msg)
+                owner = owner_elsewhere(self.hub, channel, msg.get("cp_id")) \
+                    if msg["command"] in ROUTED_COMMANDS else None
+                if owner is not None:
+                    reply = await self.hub.relay.forward(msg, channel, owner)  # type: ignore
+                else:
+                    reply = command(msg)
         self._audit(address, msg, reply)
         return reply
 
     async def _checked(self, msg: dict, channel: Channel, address: str) -> dict | None:
         """None if msg carries the admin token, else the refusal (after the throttle's wait)."""
+        if getattr(channel, "relayed", False) and getattr(channel, "admin", False):
+            return None  # routed by another Central of this database, which checked the token
         expected = self.hub.config.admin_token
         if not expected:
             return refused(msg, "admin commands are disabled: start Central with "

@@ -21,14 +21,17 @@ from evcentral import logsink
 from evcentral.admin_handlers import AdminHandlers
 from evcentral.audit import AuditTrail
 from evcentral.auth import Authenticator
-from evcentral.boundary import Router
+from evcentral.boundary import Router, dispatch
 from evcentral.charging import ChargeDesk
+from evcentral.cluster import Cluster
 from evcentral.config import Config, Hub
 from evcentral.cp_handlers import CpHandlers
 from evcentral.db import Database
 from evcentral.driver_handlers import DriverHandlers
 from evcentral.kafka_records import KafkaRecords
 from evcentral.registry import Registry
+from evcentral.relay import Relay
+from evcentral.relay_reader import RelayReader
 from evcentral.server import Gateway
 from evcentral.session_store import SessionStore
 from evcentral.sessions import Sessions
@@ -134,8 +137,11 @@ class Central:
         except Exception as exc:  # sqlite3 / psycopg / OSError / damaged key: one line
             raise StartupError(f"cannot open database {config.db_path}: {exc}") from None
         self.bootstrap = choose_broker(config)
+        # PostgreSQL: other Centrals may share the database (evcentral.cluster); the
+        # consumer group divides the telemetry between them.
+        shared = self.db.is_postgres
         self.bridge = KafkaBridge(self.bootstrap, [names.cp_events(), names.driver_requests()],
-                                  names.central_group())
+                                  names.central_group(), shared_group=shared)
         self.registry = Registry(self.db, config.heartbeat_timeout, config.price_per_kwh)
         driver_events = names.driver_events()
         self.sessions = Sessions(SessionStore(self.db), self.registry,
@@ -155,13 +161,28 @@ class Central:
         self.sessions.on_event = chain(self.sites.session_event, self.sessions.on_event)
         self.sessions.limit_of = self.sites.limit_of
         self.status_feed.sites = self.sites
+        self.cluster = Cluster(self.registry, self.sessions, config.central_id, shared)
+        self.sessions.shared_store = shared
+        self.relay: Relay | None = None
+        self.relay_reader: RelayReader | None = None
+        if shared:
+            relay_topic = names.central_relay()
+            self.relay = Relay(config.central_id, self.db.box.derive(b"central-relay"),
+                               lambda owner, value: self.bridge.publish(relay_topic, owner, value),
+                               lambda driver_id, value: self.bridge.publish(driver_events,
+                                                                            driver_id, value))
+            self.relay_reader = RelayReader(self.bootstrap, relay_topic, config.central_id,
+                                            self.relay.received)
         self.hub = Hub(config, self.db, self.registry, self.sessions,
                        Authenticator(self.db, config.auth_skew), AuditTrail(self.db),
-                       FailureThrottle(), self.sites)
+                       FailureThrottle(), self.sites,
+                       self.cluster if shared else None, self.relay)
         desk = ChargeDesk(self.hub)
         self.router = Router(CpHandlers(self.hub, desk), DriverHandlers(self.hub, desk),
                              AdminHandlers(self.hub))
         self.records = KafkaRecords(self.hub, self.router, self.bridge)
+        if self.relay is not None:
+            self.relay.dispatch = lambda msg, channel: dispatch(self.router, msg, channel)
         self.gateway = Gateway(config, self.router, self.registry)
         self.ocpp = None
         if config.ocpp:  # imported only when used: the websockets and ocpp packages
@@ -215,8 +236,14 @@ class Central:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal, signal.Signals(sig).name)
         self.bridge.start(loop, self.records.handle_batch)
-        self.status_feed.start()
         self.sessions.restore()
+        if self.cluster.enabled:
+            log("notice", f"Central {self.config.central_id}: other Centrals may share this "
+                          "database (leases, consumer group, central-relay)")
+            self.cluster.sync()  # the CPs other Centrals hold, before publishing states
+            assert self.relay_reader is not None
+            self.relay_reader.start(loop)
+        self.status_feed.start()
         if not await self._wait_for_kafka(stop):
             await self._shutdown([])  # SIGTERM while waiting for the broker
             return 0
@@ -242,7 +269,8 @@ class Central:
                  asyncio.create_task(self._expire_starts()),
                  asyncio.create_task(self.sites.run()),
                  asyncio.create_task(self.gateway.sweep()),
-                 asyncio.create_task(self.notifier.ping_watchdog())]
+                 asyncio.create_task(self.notifier.ping_watchdog()),
+                 asyncio.create_task(self.cluster.run())]
         settle_garbage_collector()
         # Always shown, whatever --log-level: tests, the demo and operators wait for it.
         logsink.SINK.flush()  # after the lines logged before it
@@ -293,6 +321,9 @@ class Central:
                 except TimeoutError:
                     log("warning", f"the {name} server did not close in time: dropped")
         self.status_feed.stop()
+        if self.relay_reader is not None:
+            self.relay_reader.stop()
+        await self.cluster.stop()  # after the links closed: the CPs are free at once
         await self.sessions.drain(left(SHUTDOWN_BUDGET_S))
         # Whatever was produced (tickets, the CPs' last states) gets the time left.
         await self.bridge.stop_producing(left(SHUTDOWN_BUDGET_S))

@@ -7,6 +7,9 @@ marks the session disputed instead of billing it.
 """
 from __future__ import annotations
 
+from evcentral.session_store import STATUS_DISPUTED, Session
+from evwire import dumps
+
 # Tolerances of the energy check: a meter may read a little high, and the session's
 # duration is measured on Central's clock from the start request (not the CP's).
 POWER_TOLERANCE = 1.10
@@ -40,3 +43,15 @@ def cost_difference(cp_cost: float, cost: float) -> float | None:
     """The CP's total_cost minus Central's, or None when they agree."""
     diff = round(cp_cost - cost, 2)
     return diff if abs(cp_cost - cost) > COST_EPSILON else None
+
+
+def completion_ticket(msg: dict, final: Session) -> bytes:
+    """The driver's ticket: the CP's completion with Central's cost (its own `mac`
+    dropped: Central vouches for the ticket). A disputed session's ticket bills
+    nothing and says reason `disputed`; an operator settles it by hand."""
+    ticket = {k: v for k, v in msg.items() if k != "mac"}
+    ticket["total_cost"] = round(final.cost, 2)
+    ticket["price_per_kwh"] = final.price_per_kwh
+    if final.dispute_reason:
+        ticket["reason"] = STATUS_DISPUTED
+    return dumps(ticket)

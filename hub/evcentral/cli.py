@@ -19,6 +19,7 @@ from evcentral.config import (
     DEFAULT_PRICE_PER_KWH,
     DEFAULT_START_TIMEOUT_S,
     Config,
+    default_central_id,
 )
 from evcentral.provision_cli import add_db_options
 from evcentral.secrets_box import SecretBox, SecretBoxError
@@ -33,6 +34,8 @@ from evkafka import properties
 from evkafka.broker import parse_hostport
 from evkafka.client import use_security
 from evkafka.properties import KafkaConfigError
+from evwire.schema import _ID_CHARS as ID_CHARS
+from evwire.schema import ID_RULE
 
 ENV_ADMIN_TOKEN = "EVCHARGE_ADMIN_TOKEN"
 
@@ -43,6 +46,12 @@ def _hostport(text: str) -> tuple[str, int]:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port out of range in '{text}'")
     return host, port
+
+
+def _central_id(text: str) -> str:
+    if not 0 < len(text) <= 64 or text.strip(ID_CHARS):
+        raise argparse.ArgumentTypeError(f"'{text}' is not an id ({ID_RULE})")
+    return text
 
 
 def run_parser() -> argparse.ArgumentParser:
@@ -121,6 +130,11 @@ def run_parser() -> argparse.ArgumentParser:
                    help="simulated seconds per real second of the CPs' virtual hardware "
                         "(demos; 1 for real chargers): scales the energy a CP's power "
                         "allows before its session is disputed (default %(default)s)")
+    p.add_argument("--central-id", type=_central_id, metavar="ID",
+                   help="this Central's name among the Centrals sharing one PostgreSQL "
+                        "database (docs/DEPLOY.md): unique per cluster, 1-64 of A-Z a-z 0-9 "
+                        ". _ : - (default: HOST:PORT of --listen, the machine's name for "
+                        "0.0.0.0)")
     ocpp = p.add_argument_group("OCPP 1.6J gateway (docs/OCPP.md)")
     ocpp.add_argument("--ocpp", type=_hostport, metavar="HOST:PORT",
                       help="also accept OCPP 1.6J charge points over WebSocket at "
@@ -216,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         kafka_timeout=ns.kafka_timeout, log_level=ns.log_level, time_scale=ns.time_scale,
         ssl_context=ssl_context, http=ns.http,
         ocpp=ns.ocpp, ocpp_heartbeat_interval=max(1, ns.ocpp_heartbeat_interval),
+        central_id=ns.central_id or default_central_id(*ns.listen),
     )
     setup_logging(ns, "evcharge-central", write=logsink.SINK)
     from evcentral.app import Central, StartupError  # heavy imports only when running

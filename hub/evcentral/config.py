@@ -1,6 +1,7 @@
 """Central's settings (from the command line) and the objects its handlers share."""
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,10 @@ if TYPE_CHECKING:
 
     from evcentral.audit import AuditTrail
     from evcentral.auth import Authenticator
+    from evcentral.cluster import Cluster
     from evcentral.db import Database
     from evcentral.registry import Registry
+    from evcentral.relay import Relay
     from evcentral.sessions import Sessions
     from evcentral.sites import SiteAllocator
     from evcentral.throttle import FailureThrottle
@@ -21,6 +24,13 @@ DEFAULT_PRICE_PER_KWH = 0.30
 DEFAULT_HEARTBEAT_TIMEOUT_S = 3.0
 DEFAULT_START_TIMEOUT_S = 30.0
 DEFAULT_KAFKA_REQUEST_TTL_S = 10.0  # the Driver's default answer timeout
+
+
+def default_central_id(host: str, port: int) -> str:
+    """host:port, with the machine's name for a wildcard address (ids are unique
+    per cluster: two Centrals on one machine differ in port)."""
+    name = socket.gethostname() if host in ("", "0.0.0.0", "::") else host
+    return f"{name}:{port}"[:64]
 
 
 @dataclass
@@ -59,6 +69,9 @@ class Config:
     # OCPP 1.6J gateway (--ocpp HOST:PORT, hub/evocpp); None: off.
     ocpp: tuple[str, int] | None = None
     ocpp_heartbeat_interval: int = 60  # seconds, told to chargers in BootNotification
+    # This Central's name among the Centrals of one database (--central-id; default
+    # host:port): owner of its CPs' leases, key of the requests routed to it.
+    central_id: str = ""
 
 
 @dataclass
@@ -75,3 +88,6 @@ class Hub:
     # "driver:ID", "admin": past a few, answers wait (throttle.py)
     throttle: FailureThrottle
     sites: SiteAllocator | None = None  # site limits (sites.py); None in bare test hubs
+    # Several Centrals on one database (cluster.py, relay.py); None: one Central.
+    cluster: Cluster | None = None
+    relay: Relay | None = None

@@ -13,6 +13,7 @@ from evcentral.auth_gate import authenticate
 from evcentral.charging import ChargeDesk, ChargeRefused
 from evcentral.config import Hub
 from evcentral.registry import Channel, ChargePoint
+from evcentral.relay import owner_elsewhere
 from evcentral.replies import ok, refused
 from evwire import make
 from evwire import types as t
@@ -77,8 +78,11 @@ class DriverHandlers:
         log("info", f"driver {driver_id} authenticated")
         return ok(msg, message=f"authenticated as driver {driver_id}")
 
-    async def charge_request(self, msg: dict, channel: Channel) -> dict:
+    async def charge_request(self, msg: dict, channel: Channel) -> dict | None:
         cp_id, driver_id = msg["cp_id"], driver_of(msg, channel)
+        owner = owner_elsewhere(self.hub, channel, cp_id)
+        if owner is not None:
+            return await self.hub.relay.forward(msg, channel, owner)  # type: ignore[union-attr]
         origin = getattr(channel, "origin", "socket")
         try:
             session, is_new = self.desk.open(cp_id, driver_id, msg["message_id"], origin)
@@ -91,8 +95,11 @@ class DriverHandlers:
                        session_id=session.session_id, driver_id=driver_id,
                        price_per_kwh=session.price_per_kwh)
 
-    async def stop_charging_request(self, msg: dict, channel: Channel) -> dict:
+    async def stop_charging_request(self, msg: dict, channel: Channel) -> dict | None:
         driver_id = driver_of(msg, channel)
+        owner = owner_elsewhere(self.hub, channel, msg["cp_id"])
+        if owner is not None:
+            return await self.hub.relay.forward(msg, channel, owner)  # type: ignore[union-attr]
         try:
             session = self.desk.stop(msg["cp_id"], msg["session_id"], driver_id)
         except ChargeRefused as denial:

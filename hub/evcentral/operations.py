@@ -74,6 +74,10 @@ def cp_row(hub: Hub, cp: ChargePoint) -> dict:
     row = cp_map(hub, cp)
     row.update(stop_reason=cp.stop_reason, fault_type=cp.fault_type, session=None,
                protocol=cp.protocol)  # evwire (a Monitor) or ocpp (hub/evocpp)
+    if hub.cluster is not None:  # several Centrals: the one its Monitor is connected to
+        held = hub.registry.remote.get(cp.cp_id)
+        row["central"] = hub.config.central_id if cp.connection is not None \
+            else (held[0] if held is not None else None)
     if hub.sites is not None and cp.cp_id in hub.sites.site_of:
         row.update(site_id=hub.sites.site_of[cp.cp_id], limit_kw=hub.sites.limit_of(cp.cp_id))
     if cp.session is not None:

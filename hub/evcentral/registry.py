@@ -91,6 +91,18 @@ class ChargePoint:
         self.stopped_by = rec.stopped_by
 
 
+class ClusterHooks(Protocol):
+    """What evcentral.cluster.Cluster does for the registry (leases in the database)."""
+
+    def attached(self, cp: ChargePoint) -> None: ...
+
+    def detached(self, cp: ChargePoint) -> None: ...
+
+    def state_changed(self, cp: ChargePoint) -> None: ...
+
+    def moved_away(self, cp: ChargePoint) -> bool: ...
+
+
 class Registry:
     def __init__(self, db: Database, heartbeat_timeout: float, default_price: float):
         self.db = db
@@ -99,6 +111,10 @@ class Registry:
         self.cps: dict[str, ChargePoint] = {}
         # Told every state change (evcentral.status_feed: the cp-status topic).
         self.on_change: Callable[[ChargePoint, str], None] | None = None
+        # Several Centrals (evcentral.cluster): the CPs other Centrals hold, cp_id ->
+        # (owner, state as the owner shows it), and the hooks that keep leases.
+        self.remote: dict[str, tuple[str, str]] = {}
+        self.cluster: ClusterHooks | None = None
         self.refresh()
 
     def now(self) -> float:
@@ -134,6 +150,8 @@ class Registry:
         return cp.price_per_kwh if cp.price_per_kwh is not None else self.default_price
 
     def status_of(self, cp: ChargePoint) -> str:
+        if cp.connection is None and cp.cp_id in self.remote:
+            return self.remote[cp.cp_id][1]  # its Monitor is connected to another Central
         return cp.status(self.now(), self.heartbeat_timeout)
 
     def is_connected(self, cp: ChargePoint) -> bool:
@@ -152,6 +170,8 @@ class Registry:
         cp.registered = False
         cp.synced = False
         cp.reported = t.CP_AVAILABLE
+        if self.cluster is not None:
+            self.cluster.attached(cp)
         self._note(cp)
 
     def detach(self, channel: Channel) -> None:
@@ -159,6 +179,8 @@ class Registry:
         if cp is not None and cp.connection is channel:
             cp.connection = None
             cp.registered = False
+            if self.cluster is not None:
+                self.cluster.detached(cp)
             self._note(cp, "connection closed")
 
     def report(self, cp: ChargePoint, status: str) -> None:
@@ -179,11 +201,20 @@ class Registry:
 
     def _note(self, cp: ChargePoint, why: str = "") -> None:
         state = self.status_of(cp)
+        if state == cp.shown:
+            return
+        if cp.connection is None and self.cluster is not None and (
+                cp.cp_id in self.remote or (state == t.CP_DISCONNECTED
+                                            and self.cluster.moved_away(cp))):
+            cp.shown = self.status_of(cp)  # another Central holds it and speaks for it
+            return
         if state != cp.shown:
             log("info", f"{cp.cp_id}: {cp.shown} -> {state}" + (f" ({why})" if why else ""))
             cp.shown = state
             if self.on_change is not None:
                 self.on_change(cp, why)
+            if self.cluster is not None:
+                self.cluster.state_changed(cp)
 
     def note(self, cp: ChargePoint, why: str = "") -> None:
         self._note(cp, why)

@@ -55,6 +55,10 @@ class SecretBox:
             raise SecretBoxError(f"key must be {KEY_BYTES} bytes, got {len(key)}")
         self._key = key
 
+    def derive(self, purpose: bytes) -> bytes:
+        """A key for another purpose (the Centrals' relay MAC), not the box key itself."""
+        return hashlib.sha256(b"evcharge derive|" + purpose + b"|" + self._key).digest()
+
     @classmethod
     def for_database(cls, db_path: str | Path) -> SecretBox:
         """Load DB.key, creating it (0600) when the database is new."""

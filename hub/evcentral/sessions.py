@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
-from evcentral.billing import central_cost, cost_difference, energy_dispute
+from evcentral.billing import central_cost, completion_ticket, cost_difference, energy_dispute
 from evcentral.db import now_s
 from evcentral.registry import ChargePoint, Registry, operator_stop_text
 from evcentral.session_store import (
@@ -23,6 +23,7 @@ from evcentral.session_store import (
     Session,
     SessionStore,
 )
+from evcentral.session_sync import opened_elsewhere
 from evwire import dumps, make
 from evwire import types as t
 from evwire.compat import unix_time
@@ -67,6 +68,9 @@ class Sessions:
         self.limit_of: Callable[[str], float | None] = lambda _cp_id: None
         # Set at shutdown: Central closing its own links is not a CP losing contact.
         self.stopping = False
+        # Several Centrals share the database (evcentral.cluster): sessions another
+        # Central opened or ended are read from it.
+        self.shared_store = False
 
     # -- lookups ---------------------------------------------------------------
     def restore(self) -> None:
@@ -202,7 +206,8 @@ class Sessions:
 
     # -- telemetry from Kafka ---------------------------------------------------------
     def charging_data(self, msg: dict, raw: bytes) -> list[asyncio.Future]:
-        session = self.live.get(msg["session_id"])
+        session = self.live.get(msg["session_id"]) or \
+            (opened_elsewhere(self, msg["session_id"]) if self.shared_store else None)
         if session is None:
             log("info", f"charging_data for session {msg['session_id']} that is not live: ignored")
             return []
@@ -223,6 +228,19 @@ class Sessions:
         return [self.publish(session.driver_id, raw),
                 self.publish(session.driver_id,
                              dumps(self._status_update(session, "charging")))]
+
+    def adopt(self, session: Session) -> None:
+        """A live session opened by another Central (evcentral.session_sync)."""
+        self.live[session.session_id] = session
+        self._by_driver[session.driver_id] = session
+        cp = self.registry.get(session.cp_id)
+        if cp is not None and cp.session is None:
+            cp.session = session
+            self.registry.note(cp)
+
+    def forget(self, final: Session) -> None:
+        """A live session another Central finalised: end this one's copy (no write)."""
+        self._end_copy(final)
 
     def flush_live(self) -> None:
         """Store the batch's live values in one transaction (called per Kafka batch)."""
@@ -290,6 +308,12 @@ class Sessions:
     def _finalise(self, final: Session, ticket: bytes, message_id: str | None,
                   kind: str, over_failed_start: bool = False) -> bool:
         done = self.store.finalise(final, ticket, message_id, kind, over_failed_start)
+        if not done:  # another Central (or an earlier attempt) finalised it: its row wins
+            final = self.store.get(final.session_id) or final
+        self._end_copy(final)
+        return done
+
+    def _end_copy(self, final: Session) -> None:
         live = self.live.pop(final.session_id, None)
         self._dirty.pop(final.session_id, None)
         if live is not None and self._by_driver.get(live.driver_id) is live:
@@ -301,7 +325,6 @@ class Sessions:
             if cp is not None and cp.session is live:
                 cp.session = None
                 self.registry.note(cp, f"session {final.session_id} ended")
-        return done
 
     def _note_cp(self, session: Session) -> None:
         cp = self.registry.cps.get(session.cp_id)
@@ -354,7 +377,15 @@ class Sessions:
 
     def _publish_later(self, driver_id: str, msg: dict) -> None:
         future = self.publish(driver_id, dumps(msg))
-        self._background_task(_await_delivery(future, msg))
+
+        async def delivered() -> None:
+            try:
+                await future
+            except Exception as exc:
+                log("error", f"driver event {msg['type']} id={msg['message_id']} not "
+                             f"delivered: {exc}")
+
+        self._background_task(delivered())
 
     def _background_task(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -366,21 +397,3 @@ class Sessions:
         if self._background:
             await asyncio.wait(list(self._background), timeout=timeout)
 
-
-def completion_ticket(msg: dict, final: Session) -> bytes:
-    """The driver's ticket: the CP's completion with Central's cost (its own `mac`
-    dropped: Central vouches for the ticket). A disputed session's ticket bills
-    nothing and says reason `disputed`; an operator settles it by hand."""
-    ticket = {k: v for k, v in msg.items() if k != "mac"}
-    ticket["total_cost"] = round(final.cost, 2)
-    ticket["price_per_kwh"] = final.price_per_kwh
-    if final.dispute_reason:
-        ticket["reason"] = STATUS_DISPUTED
-    return dumps(ticket)
-
-
-async def _await_delivery(future: asyncio.Future, msg: dict) -> None:
-    try:
-        await future
-    except Exception as exc:
-        log("error", f"driver event {msg['type']} id={msg['message_id']} not delivered: {exc}")

@@ -95,6 +95,8 @@ class StatusFeed:
               reason: str | None) -> None:
         if not self.ready:
             return
+        if cp.connection is None and cp.cp_id in self.registry.remote:
+            return  # its Monitor is connected to another Central, which speaks for it
         try:
             value = dumps(status_record(self.registry, cp, event, session, reason, self.sites))
             future = self.publish(cp.cp_id, value)

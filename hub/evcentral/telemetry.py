@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from evkafka.client import AssignedConsumer, ensure_topics, make_producer
+from evkafka.group import GroupConsumer
 from evkafka.names import all_topics
 from evkafka.renewal import OutageWatch, ProgressWatch, lost_producer_state
 from evwire.trace import log
@@ -69,10 +70,15 @@ BatchHandler = Callable[[list[Record]], Awaitable[None]]
 
 class KafkaBridge:
     def __init__(self, bootstrap: str, topics_in: list[str], group: str,
-                 batch_size: int = 500):
+                 batch_size: int = 500, shared_group: bool = False,
+                 member: str | None = None):
         self.bootstrap = bootstrap
         self.topics_in = topics_in
         self.group = group
+        # Several Centrals (evcentral.cluster): the group divides the partitions between
+        # them (evkafka.group); one Central alone reads them all (AssignedConsumer).
+        self.shared_group = shared_group
+        self.member = member
         self.batch_size = batch_size
         # Swapped by the delivery thread when it renews the producer; the lock keeps a
         # produce() from landing on a producer after it was purged.
@@ -265,13 +271,19 @@ class KafkaBridge:
         except RuntimeError:  # the loop is closed: Central is exiting, nobody awaits these
             pass
 
-    def _connect(self) -> AssignedConsumer:
+    def _connect(self) -> AssignedConsumer | GroupConsumer:
         attempt = 0
         while not self._stopping.is_set():
             try:
                 ensure_topics(self.bootstrap, all_topics(), timeout=5.0)
-                consumer = AssignedConsumer(self.bootstrap, self.group, self.topics_in,
-                                            client_id="evcharge-central", timeout=5.0)
+                consumer: AssignedConsumer | GroupConsumer
+                if self.shared_group:
+                    consumer = GroupConsumer(self.bootstrap, self.group, self.topics_in,
+                                             client_id="evcharge-central",
+                                             member=self.member)
+                else:
+                    consumer = AssignedConsumer(self.bootstrap, self.group, self.topics_in,
+                                                client_id="evcharge-central", timeout=5.0)
                 log("info", f"kafka ready: broker {self.bootstrap}, consuming "
                             f"{', '.join(self.topics_in)} as group {self.group}")
                 assert self.loop is not None
@@ -300,7 +312,8 @@ class KafkaBridge:
             finally:
                 consumer.close()
 
-    def _consume(self, consumer: AssignedConsumer, handler: BatchHandler) -> None:
+    def _consume(self, consumer: AssignedConsumer | GroupConsumer,
+                 handler: BatchHandler) -> None:
         while not self._stopping.is_set():
             messages = consumer.consume(self.batch_size, timeout=BATCH_WAIT_S)
             if not messages:

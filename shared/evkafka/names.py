@@ -41,6 +41,12 @@ def cp_status() -> str:
     return namespace() + t.TOPIC_CP_STATUS
 
 
+def central_relay() -> str:
+    """Requests between Centrals for a CP another Central holds (hub/evcentral/relay.py),
+    keyed by the owning Central's id; read by Centrals only."""
+    return namespace() + "evcharge.central-relay"
+
+
 def central_group() -> str:
     return namespace() + t.CENTRAL_GROUP
 

@@ -216,6 +216,27 @@ class Network:
         self.central = CentralClient(self._admin_client())  # what the harness asks: B now
         return self.start_central()
 
+    @property
+    def peer_address(self) -> str:
+        if self.standby_port is None:
+            raise NetworkError("no second address: NetworkSpec(standby_central=True)")
+        return f"{self.spec.hub.address}:{self.standby_port}"
+
+    def start_peer_central(self) -> Proc:
+        """A second Central, active beside the first on the standby address, sharing its
+        PostgreSQL database and Kafka (docs/DEPLOY.md); its process is "central-b"."""
+        args = commands.central(self.spec, self.peer_address, self.kafka)
+        if self.tls is not None:
+            args += self.tls.central_args()
+        return self._start("central-b", self.spec.hub, args, timeout=60)
+
+    def ask_peer_central(self) -> None:
+        """The harness's own questions (states, sessions) go to the second Central now."""
+        self.central.close()
+        self.central_port = self.standby_port
+        self.central_address = self.peer_address
+        self.central = CentralClient(self._admin_client())
+
     def kill_central(self) -> None:
         self.central.close()
         self.kill("central")
@@ -251,12 +272,12 @@ class Network:
         self.kill(f"monitor-{cp_id}")
 
     # ----- drivers -------------------------------------------------------
-    def driver_args(self, driver_id: str, *args: str) -> list[str]:
+    def driver_args(self, driver_id: str, *args: str, central: str | None = None) -> list[str]:
         secret_file = self.spec.driver_secret_file(driver_id)
         if not secret_file.exists():  # a driver Central does not know: its secret is made up
             secret_file.parent.mkdir(parents=True, exist_ok=True)
             write_secret_file(secret_file, self.spec.driver_secret(driver_id))
-        argv = commands.driver(driver_id, self.central_targets, self.kafka,
+        argv = commands.driver(driver_id, central or self.central_targets, self.kafka,
                                self.spec.driver_dir(driver_id) / "state", list(args),
                                self.spec.driver_secret_file(driver_id))
         return self.tls.client_args(argv) if self.tls is not None else argv
@@ -268,13 +289,14 @@ class Network:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, **self.env}, cwd=self.workdir)
 
-    def start_driver(self, driver_id: str, *args: str) -> DriverRun:
+    def start_driver(self, driver_id: str, *args: str, central: str | None = None) -> DriverRun:
         """A driver command in the background; its --json lines are read as they come."""
         name = f"driver-{driver_id}"
         old = self.procs.get(name)
         if old is not None and old.alive():
             raise NetworkError(f"{name} is already running (pid {old.pid})")
-        argv = commands.on_host(self.spec.driver_host, self.driver_args(driver_id, *args))
+        argv = commands.on_host(self.spec.driver_host,
+                                self.driver_args(driver_id, *args, central=central))
         run = DriverRun.start(self.group, name, argv, self.env,
                               self.spec.driver_dir(driver_id), cwd=self.workdir)
         self.procs[name] = run.proc
