@@ -27,7 +27,7 @@ from evwire.trace import log
 
 ADMIN_TYPES = (t.MANUAL_COMMAND,)
 # Carried out by the Central that holds the CP's Monitor (evcentral.relay).
-ROUTED_COMMANDS = ("stop_cp", "resume_cp")
+ROUTED_COMMANDS = ("stop_cp", "resume_cp", "close_session")
 RECENT_SESSIONS = 200
 AUDIT_DEFAULT, AUDIT_MAX = 50, 1000  # entries `audit` returns
 
@@ -61,7 +61,7 @@ class AdminHandlers:
                 reply = refused(msg, f"unknown command '{msg['command']}' (one of: {known})",
                                 reason="unknown_command")
             else:
-                owner = owner_elsewhere(self.hub, channel, msg.get("cp_id")) \
+                owner = owner_elsewhere(self.hub, channel, self._cp_of(msg)) \
                     if msg["command"] in ROUTED_COMMANDS else None
                 if owner is not None:
                     reply = await self.hub.relay.forward(msg, channel, owner)  # type: ignore
@@ -183,6 +183,13 @@ class AdminHandlers:
                   data=[entry.as_map() for entry in entries])
 
     # -- helpers ------------------------------------------------------------------------
+    def _cp_of(self, msg: dict) -> str | None:
+        """The CP a routed command is about (close_session: its session's)."""
+        if msg.get("cp_id") or msg["command"] != "close_session" or not msg.get("session_id"):
+            return msg.get("cp_id")
+        session = self.sessions.get(msg["session_id"])
+        return session.cp_id if session is not None else None
+
     def _named_cp(self, msg: dict) -> ChargePoint | dict:
         cp_id = msg.get("cp_id")
         if not cp_id:

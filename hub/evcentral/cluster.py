@@ -19,9 +19,15 @@ from evcentral.registry import ChargePoint, Registry
 from evcentral.session_sync import sync_from_store
 from evcentral.sessions import Sessions
 from evcentral.store.errors import TRANSIENT_ERRORS
+from evwire import make
+from evwire import types as t
+from evwire.compat import unix_time
 from evwire.trace import log
 
 SYNC_INTERVAL_S = 1.0
+# How often a Central reads the operator's stops and resumes from the database for the
+# CPs it holds: the web console or a stop-all at another Central wrote them there.
+OPERATOR_SYNC_EVERY = 2  # syncs
 
 
 class Cluster:
@@ -32,6 +38,7 @@ class Cluster:
         self.central_id = central_id
         self.enabled = enabled
         self.leases = LeaseStore(registry.db, central_id) if enabled else None
+        self._syncs = 0
         if enabled:
             registry.cluster = self
 
@@ -98,6 +105,29 @@ class Cluster:
         self.registry.remote = {cp_id: (lease.owner, lease.state)
                                 for cp_id, lease in self.leases.others().items()}
         sync_from_store(self.sessions)
+        self._syncs += 1
+        if self._syncs % OPERATOR_SYNC_EVERY == 0:
+            self.apply_operator_state()
+
+    def apply_operator_state(self) -> None:
+        """A stop or resume another Central stored for a CP this one holds (the web
+        console's, a stop-all's): this Central tells the Monitor, as the asker could not.
+        The driver was told by the Central that took the stop."""
+        for rec in self.registry.db.cps():
+            cp = self.registry.cps.get(rec.cp_id)
+            if cp is None or cp.connection is None or not cp.registered \
+                    or rec.stopped == cp.stopped:
+                continue
+            cp.apply_record(rec)
+            if rec.stopped:
+                command = make(t.STOP_CP_COMMAND, cp_id=cp.cp_id, reason=rec.stop_reason,
+                               timestamp=unix_time())
+            else:
+                command = make(t.RESUME_CP_COMMAND, cp_id=cp.cp_id, timestamp=unix_time())
+            log("info", f"{cp.cp_id}: {'stop' if rec.stopped else 'resume'} stored by another "
+                        "Central: telling its Monitor")
+            self.registry.send_to(cp, command)
+            self.registry.note(cp, "operator stop" if rec.stopped else "operator resume")
 
     async def stop(self) -> None:
         """A clean shutdown frees this Central's CPs at once (not after the lease TTL)."""

@@ -31,6 +31,8 @@ def stop_cp(hub: Hub, cp: ChargePoint, reason: str | None,
     hub.registry.note(cp, "operator stop")
     if sent:
         return f"{cp.cp_id} stopped"
+    if cp.cp_id in hub.registry.remote:  # evcentral.cluster: its owner applies it
+        return f"{cp.cp_id} stopped (Central {hub.registry.remote[cp.cp_id][0]} tells its Monitor)"
     return f"{cp.cp_id} stopped (not connected: told when its Monitor reconnects)"
 
 
@@ -40,6 +42,8 @@ def resume_cp(hub: Hub, cp: ChargePoint) -> str:
     sent = hub.registry.send_to(cp, make(t.RESUME_CP_COMMAND, cp_id=cp.cp_id,
                                          timestamp=unix_time()))
     hub.registry.note(cp, "operator resume")
+    if not sent and cp.cp_id in hub.registry.remote:
+        return f"{cp.cp_id} resumed (Central {hub.registry.remote[cp.cp_id][0]} tells its Monitor)"
     return f"{cp.cp_id} resumed" + ("" if sent else " (not connected)")
 
 

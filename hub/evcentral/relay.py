@@ -68,6 +68,25 @@ def unseal(key: bytes, value: bytes) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
+class Asker:
+    """Who asks, for a face that has no channel (the web API): a driver by its login."""
+
+    def __init__(self, role: str, driver_id: str | None, origin: str, peer: str):
+        self.role: str | None = role
+        self.driver_id = driver_id
+        self.origin = origin
+        self.peer = peer
+
+
+async def forward_for_web(hub: Any, msg: dict, driver_id: str, peer: str) -> dict | None:
+    """A web driver's charge or stop for a CP another Central holds: that Central's
+    reply (charge_request_response / stop_charging_response); None to act here."""
+    owner = owner_elsewhere(hub, None, msg.get("cp_id"))
+    if owner is None:
+        return None
+    return await hub.relay.forward(msg, Asker("driver", driver_id, "web", peer), owner)
+
+
 class RelayedChannel:
     """The asker's driver or operator, at the owner: replies go back through the relay
     (or, for a Kafka request, to driver-events)."""

@@ -103,6 +103,11 @@ class SessionStore:
         rows = self.conn.execute("SELECT * FROM sessions WHERE finalised = 0 ORDER BY started_at")
         return [_session(r) for r in rows]
 
+    def live_of_driver(self, driver_id: str) -> Session | None:
+        row = self.conn.execute("SELECT * FROM sessions WHERE driver_id = ? AND finalised = 0"
+                                " LIMIT 1", (driver_id,)).fetchone()
+        return None if row is None else _session(row)
+
     def history(self, driver_id: str, limit: int) -> list[Session]:
         rows = self.conn.execute(
             "SELECT * FROM sessions WHERE driver_id = ? ORDER BY started_at DESC, rowid DESC"

@@ -42,7 +42,7 @@ def sync_from_store(sessions: Sessions) -> None:
     for session_id in [s for s in sessions.live if s not in stored]:
         final = sessions.store.get(session_id)
         if final is not None and final.finalised:
-            sessions.forget(final)
+            sessions.end_copy(final)  # finalised by another Central: no write here
 
 
 def _take_figures(mine: Session, row: Session) -> bool:

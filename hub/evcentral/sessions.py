@@ -97,6 +97,8 @@ class Sessions:
 
     def live_of_driver(self, driver_id: str) -> Session | None:
         session = self._by_driver.get(driver_id)
+        if (session is None or not session.live) and self.shared_store:
+            session = self.store.live_of_driver(driver_id)  # opened by another Central
         return session if session is not None and session.live else None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -238,10 +240,6 @@ class Sessions:
             cp.session = session
             self.registry.note(cp)
 
-    def forget(self, final: Session) -> None:
-        """A live session another Central finalised: end this one's copy (no write)."""
-        self._end_copy(final)
-
     def flush_live(self) -> None:
         """Store the batch's live values in one transaction (called per Kafka batch)."""
         dirty = [s for s in self._dirty.values() if s.live]
@@ -310,10 +308,11 @@ class Sessions:
         done = self.store.finalise(final, ticket, message_id, kind, over_failed_start)
         if not done:  # another Central (or an earlier attempt) finalised it: its row wins
             final = self.store.get(final.session_id) or final
-        self._end_copy(final)
+        self.end_copy(final)
         return done
 
-    def _end_copy(self, final: Session) -> None:
+    def end_copy(self, final: Session) -> None:
+        """Forget a finalised session's live copy and tell its CP (no write)."""
         live = self.live.pop(final.session_id, None)
         self._dirty.pop(final.session_id, None)
         if live is not None and self._by_driver.get(live.driver_id) is live:

@@ -21,12 +21,16 @@ from evcentral.charging import (
 )
 from evcentral.config import Hub
 from evcentral.registry import ChargePoint
+from evcentral.relay import forward_for_web
 from evweb import validate
 from evweb.auth import COOKIE, WebAuth, address_of
 from evweb.errors import ApiError
 from evweb.live import LiveFeed
 from evweb.openapi import spec
 from evweb.views import cp_json, session_json
+from evwire import make
+from evwire import types as t
+from evwire.compat import unix_time
 
 MAX_SESSIONS_LISTED = 1000
 AUDIT_MAX = 1000
@@ -196,6 +200,16 @@ class Api:
         driver_id = await self.auth.driver(request)
         data = await validate.body(request, ("cp_id",), ("cp_id",))
         cp_id = validate.ident(data["cp_id"], "cp_id")
+        routed = await forward_for_web(self.hub, make(t.CHARGE_REQUEST, cp_id=cp_id,
+                                                      driver_id=driver_id,
+                                                      timestamp=unix_time()),
+                                       driver_id, str(request.remote))
+        if routed is not None:  # another Central holds the CP: it opened the session
+            _raise_refusal(routed)
+            return web.json_response({"message": f"charging authorised at {cp_id}",
+                                      "session_id": routed["session_id"], "cp_id": cp_id,
+                                      "driver_id": driver_id,
+                                      "price_per_kwh": routed.get("price_per_kwh")}, status=201)
         try:
             session, _new = self.desk.open(cp_id, driver_id, f"web-{uuid.uuid4()}", "web")
             self.desk.send_start(session)
@@ -214,11 +228,18 @@ class Api:
         session = self.hub.sessions.get(session_id)
         if session is None:
             raise ApiError(404, f"unknown session {session_id}", UNKNOWN_SESSION)
-        try:
-            self.desk.stop(session.cp_id, session_id, driver_id)
-        except ChargeRefused as denial:
-            raise ApiError(STATUS_OF_REFUSAL.get(denial.reason, 409), str(denial),
-                           denial.reason) from None
+        routed = await forward_for_web(self.hub, make(t.STOP_CHARGING_REQUEST, cp_id=session.cp_id,
+                                                      session_id=session_id, driver_id=driver_id,
+                                                      timestamp=unix_time()),
+                                       driver_id, str(request.remote))
+        if routed is not None:
+            _raise_refusal(routed)
+        else:
+            try:
+                self.desk.stop(session.cp_id, session_id, driver_id)
+            except ChargeRefused as denial:
+                raise ApiError(STATUS_OF_REFUSAL.get(denial.reason, 409), str(denial),
+                               denial.reason) from None
         return web.json_response({"message": f"stop requested at {session.cp_id}: the ticket "
                                              "follows", "session_id": session_id}, status=202)
 
@@ -233,3 +254,12 @@ class Api:
     def _audit(self, request: web.Request, action: str, result: str) -> None:
         self.hub.audit.record(address_of(request), "admin(web)", action[:MAX_TEXT], "ok",
                               result)
+
+
+def _raise_refusal(reply: dict) -> None:
+    """Another Central's refusal (evcentral.relay), as this API says refusals."""
+    if reply.get("status") != t.SUCCESS:
+        reason = str(reply.get("reason") or reply.get("code") or "refused")
+        raise ApiError(STATUS_OF_REFUSAL.get(reason, 409 if reason != "owner_unreachable"
+                                             else 503),
+                       str(reply.get("message") or reply.get("error") or "refused"), reason)

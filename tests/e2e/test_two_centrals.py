@@ -3,9 +3,10 @@
 Both serve at once. The Monitors (given both addresses, A first) connect to A; a
 driver who knows only B charges at a CP on A, and an operator at B stops and
 resumes another CP on A: B routes each request to A through Kafka
-(central-relay). Then A dies with kill -9 while the session charges: the Monitor
-moves to B, which shows the CP CHARGING within 5 s; the session completes
-there, billed once, and the driver gets one ticket."""
+(central-relay); a stop-all at B is stored and applied by A. Then A dies with
+kill -9 while the session charges: the Monitor moves to B, which shows the CP
+CHARGING within 5 s; the session completes there, billed once, and the driver
+gets one ticket."""
 import time
 
 import pytest
@@ -35,6 +36,14 @@ def test_two_active_centrals_route_commands_and_fail_over(make_network):
     net.wait_state("CP2", "STOPPED", timeout=10)
     assert wait_until(lambda: _state(at_a, "CP2") == "STOPPED", timeout=5, what="A: CP2 STOPPED")
     assert net.central.manual("resume_cp", cp_id="CP2") == ["CP2"]
+    net.wait_state("CP2", "AVAILABLE", timeout=10)
+    # A stop-all at B is stored; A, which holds both CPs, tells their Monitors.
+    assert sorted(net.central.manual("stop_all", reason="relay check")) == ["CP1", "CP2"]
+    wait_until(lambda: "operator stop (relay check)" in net.procs["monitor-CP1"].log(),
+               timeout=10, what="CP1's Monitor told of the stop-all")
+    net.wait_state("CP1", "STOPPED", timeout=10)
+    assert sorted(net.central.manual("resume_all")) == ["CP1", "CP2"]
+    net.wait_state("CP1", "AVAILABLE", timeout=10)
     net.wait_state("CP2", "AVAILABLE", timeout=10)
     at_a.close()
 
