@@ -197,6 +197,9 @@ class Central:
             self.web = WebServer(self.hub)
             self.registry.on_change = tee(self.registry.on_change, self.web.live.state_changed)
             self.sessions.on_event = tee(self.sessions.on_event, self.web.live.session_event)
+            # CPs and sessions another Central holds (evcentral.cluster): shown live too
+            self.registry.on_remote_change = self.web.live.state_changed
+            self.sessions.on_remote_event = self.web.live.session_event
 
     async def _expire_starts(self) -> None:
         while True:

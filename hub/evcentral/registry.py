@@ -115,6 +115,8 @@ class Registry:
         # (owner, state as the owner shows it), and the hooks that keep leases.
         self.remote: dict[str, tuple[str, str]] = {}
         self.cluster: ClusterHooks | None = None
+        # Told when a CP another Central holds changes state (the web console's live view).
+        self.on_remote_change: Callable[[ChargePoint, str], None] | None = None
         self.refresh()
 
     def now(self) -> float:
@@ -207,6 +209,8 @@ class Registry:
                 cp.cp_id in self.remote or (state == t.CP_DISCONNECTED
                                             and self.cluster.moved_away(cp))):
             cp.shown = self.status_of(cp)  # another Central holds it and speaks for it
+            if self.on_remote_change is not None:
+                self.on_remote_change(cp, why)
             return
         if state != cp.shown:
             log("info", f"{cp.cp_id}: {cp.shown} -> {state}" + (f" ({why})" if why else ""))

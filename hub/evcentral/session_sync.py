@@ -39,6 +39,8 @@ def sync_from_store(sessions: Sessions) -> None:
             if cp is not None and cp.connection is not None:
                 sessions.registry.note(cp)
                 sessions.on_event(mine, t.STATUS_EVENT_SESSION_LIVE)
+            elif sessions.on_remote_event is not None:  # the web console's live view
+                sessions.on_remote_event(mine, t.STATUS_EVENT_SESSION_LIVE)
     for session_id in [s for s in sessions.live if s not in stored]:
         final = sessions.store.get(session_id)
         if final is not None and final.finalised:

@@ -71,6 +71,7 @@ class Sessions:
         # Several Centrals share the database (evcentral.cluster): sessions another
         # Central opened or ended are read from it.
         self.shared_store = False
+        self.on_remote_event: Callable[[Session, str], None] | None = None  # evweb's live view
 
     # -- lookups ---------------------------------------------------------------
     def restore(self) -> None:

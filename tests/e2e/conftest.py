@@ -46,12 +46,12 @@ def make_network(procs, tmp_path, kafka_bootstrap, kafka_ns, central_database):
 
     def make(cps: tuple[str, ...] = ("CP1",), drivers: tuple[str, ...] = ("D1",),
              runtime: str = "micropython", standby_central: bool = False,
-             **cp_options) -> Network:
+             http: bool = False, **cp_options) -> Network:
         # A short workdir: the simulator's control socket path must fit sockaddr_un.
         spec = NetworkSpec(tmp_path / "n", cps=[CpSpec(c, **cp_options) for c in cps],
                            drivers=list(drivers), kafka=kafka_bootstrap, runtime=runtime,
                            tls=True, db_url=db_url, db_key_file=db_key_file,
-                           standby_central=standby_central)
+                           standby_central=standby_central, http=http)
         net = Network(spec, group=procs)
         networks.append(net)
         return net.start()

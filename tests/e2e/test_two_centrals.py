@@ -7,7 +7,11 @@ resumes another CP on A: B routes each request to A through Kafka
 kill -9 while the session charges: the Monitor moves to B, which shows the CP
 CHARGING within 5 s; the session completes there, billed once, and the driver
 gets one ticket."""
+import base64
+import http.client
+import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from e2ekit import assert_billed_once, session_id_of, wait_charging, wait_finalised
@@ -81,3 +85,51 @@ def _row(client: CentralClient, cp_id: str) -> dict:
 
 def _state(client: CentralClient, cp_id: str) -> str | None:
     return _row(client, cp_id)["status"]
+
+
+@pytest.mark.parametrize("central_database", ["postgresql"], indirect=True)
+def test_the_web_api_of_one_central_charges_and_stops_at_a_cp_another_holds(make_network):
+    """A driver signed in at B's web API starts and stops a charge at CP1, whose
+    Monitor is connected to A: B routes both to A; the session is billed once."""
+    net = make_network(cps=("CP1",), drivers=("D1",), standby_central=True, http=True)
+    net.start_peer_central()
+    net.wait_state("CP1", "AVAILABLE")
+    meter_before = net.meter_kwh("CP1")
+    web_b = _Https(net.peer_http_url, net.tls.context(), "D1", net.spec.driver_secret("D1"))
+
+    status, body = web_b.post("/api/v1/charge", {"cp_id": "CP1"})
+    assert status == 201, body
+    session_id = body["session_id"]
+    net.wait_state("CP1", "CHARGING", timeout=15)
+    row = next(s for s in net.db_sessions() if s["session_id"] == session_id)
+    assert row["origin"] == "web" and row["cp_id"] == "CP1"
+    assert "routed to Central" in net.procs["central-b"].log()
+    wait_until(lambda: net.meter_kwh("CP1") - meter_before > 0.05, timeout=30,
+               what="energy flowing")
+
+    status, body = web_b.post(f"/api/v1/sessions/{session_id}/stop", None)
+    assert status == 202, body
+    session = wait_finalised(net, session_id, timeout=60)
+    assert session["reason"] == "stopped" and session["energy_kwh"] > 0
+    assert len([s for s in net.db_sessions() if s["cp_id"] == "CP1"]) == 1
+    status, body = web_b.post("/api/v1/charge", {"cp_id": "CP9"})
+    assert status == 404, body  # an unknown CP: refused where it was asked
+
+
+class _Https:
+    def __init__(self, base_url: str, context, driver_id: str, secret: str):
+        parts = urlsplit(base_url)
+        self.host, self.port, self.context = parts.hostname, parts.port, context
+        token = base64.b64encode(f"{driver_id}:{secret}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body: object) -> tuple[int, dict]:
+        conn = http.client.HTTPSConnection(self.host, self.port, timeout=30,
+                                           context=self.context)
+        try:
+            conn.request("POST", path, body=None if body is None else json.dumps(body),
+                         headers=self.headers)
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read() or b"{}")
+        finally:
+            conn.close()

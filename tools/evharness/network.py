@@ -70,6 +70,7 @@ class Network:
         self.central_targets = self.central_address + (
             f",{spec.hub.address}:{self.standby_port}" if self.standby_port else "")
         self.http_port = free_port()  # used when spec.http
+        self.peer_http_port = free_port()  # the second Central's, with start_peer_central
         self.ocpp_port = free_port()  # used when spec.ocpp
         # TLS to Central (spec.tls; by default when the hub is a separate host):
         # a CA and certificates for the hub's address, made before any client.
@@ -228,7 +229,14 @@ class Network:
         args = commands.central(self.spec, self.peer_address, self.kafka)
         if self.tls is not None:
             args += self.tls.central_args()
+        if self.spec.http:
+            args += ["--http", f"{self.spec.hub.address}:{self.peer_http_port}"]
         return self._start("central-b", self.spec.hub, args, timeout=60)
+
+    @property
+    def peer_http_url(self) -> str:
+        """The second Central's web console (spec.http)."""
+        return self.http_url.replace(f":{self.http_port}/", f":{self.peer_http_port}/")
 
     def ask_peer_central(self) -> None:
         """The harness's own questions (states, sessions) go to the second Central now."""
