@@ -13,6 +13,7 @@ from __future__ import annotations
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from evkafka.client import consumer_config, log_warning, retry_while_coordinator_settles
+from evwire.trace import log
 
 # A member killed with -9 says nothing: the broker gives its partitions away after
 # this silence (6 s is Apache Kafka's group.min.session.timeout.ms, the lowest allowed).
@@ -41,6 +42,7 @@ class GroupConsumer:
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        log("info", f"kafka: group partitions now {describe(self.assigned)}")
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assigned -= {(tp.topic, tp.partition) for tp in partitions}
@@ -64,3 +66,11 @@ class GroupConsumer:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def describe(assigned: set[tuple[str, int]]) -> str:
+    """"topic [0, 1, 2]; other [3]" (or "none"): what a member reads now."""
+    topics: dict[str, list[int]] = {}
+    for topic, partition in sorted(assigned):
+        topics.setdefault(topic, []).append(partition)
+    return "; ".join(f"{topic} {parts}" for topic, parts in topics.items()) or "none"
