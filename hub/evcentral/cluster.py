@@ -39,6 +39,9 @@ class Cluster:
         self.enabled = enabled
         self.leases = LeaseStore(registry.db, central_id) if enabled else None
         self._syncs = 0
+        # CP states to write with the next sync (one statement for all, not one per
+        # change: a thousand Monitors connecting at once would each cost a round trip).
+        self._states: dict[str, str] = {}
         if enabled:
             registry.cluster = self
 
@@ -55,7 +58,7 @@ class Cluster:
 
     def state_changed(self, cp: ChargePoint) -> None:
         if self.leases is not None and cp.connection is not None:
-            self._quietly(self.leases.set_state, cp.cp_id, cp.shown)
+            self._states[cp.cp_id] = cp.shown
 
     def moved_away(self, cp: ChargePoint) -> bool:
         """True if another Central holds the CP now (its Monitor moved there): this
@@ -95,6 +98,12 @@ class Cluster:
 
     def sync(self) -> None:
         assert self.leases is not None
+        states, self._states = self._states, {}
+        try:
+            self.leases.set_states(states)
+        except TRANSIENT_ERRORS:
+            self._states = {**states, **self._states}  # written with the next sync
+            raise
         held = {cp.cp_id for cp in self.registry.cps.values() if cp.connection is not None}
         for cp_id in self.leases.renew(held):
             cp = self.registry.cps[cp_id]

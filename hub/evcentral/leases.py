@@ -44,6 +44,13 @@ class LeaseStore:
         self.db.conn.execute("UPDATE cp_leases SET state = ? WHERE cp_id = ? AND owner = ?",
                              (state, cp_id, self.owner))
 
+    def set_states(self, states: dict[str, str]) -> None:
+        """Several CPs' states in one statement (rows another Central took are left)."""
+        if states:
+            self.db.conn.executemany(
+                "UPDATE cp_leases SET state = ? WHERE cp_id = ? AND owner = ?",
+                [(state, cp_id, self.owner) for cp_id, state in states.items()])
+
     def release(self, cp_id: str) -> None:
         self.db.conn.execute("DELETE FROM cp_leases WHERE cp_id = ? AND owner = ?",
                              (cp_id, self.owner))
