@@ -173,6 +173,7 @@ class Central:
                                                                             driver_id, value))
             self.relay_reader = RelayReader(self.bootstrap, relay_topic, config.central_id,
                                             self.relay.received)
+            self.relay.reading = self.relay_reader.ready.is_set
         self.hub = Hub(config, self.db, self.registry, self.sessions,
                        Authenticator(self.db, config.auth_skew), AuditTrail(self.db),
                        FailureThrottle(), self.sites,

@@ -127,6 +127,8 @@ class Relay:
         self._tasks: set[asyncio.Task] = set()
         self.forwarded = 0
         self.carried_out = 0
+        # True once this Central reads its answers (evcentral.relay_reader); app.py sets it.
+        self.reading: Callable[[], bool] = lambda: True
 
     # -- the asking side -------------------------------------------------------------
     async def forward(self, msg: dict, channel: Any, owner: str) -> dict | None:
@@ -151,6 +153,7 @@ class Relay:
         answer = asyncio.get_running_loop().create_future()
         self.pending[corr] = answer
         try:
+            await self._until_reading()
             await self._publish(owner, seal(self.key, record))
             return await asyncio.wait_for(answer, RELAY_TIMEOUT_S)
         except Exception as exc:  # not delivered, or no answer in time
@@ -161,6 +164,15 @@ class Relay:
                            reason="owner_unreachable", cp_id=msg.get("cp_id"))
         finally:
             self.pending.pop(corr, None)
+
+    async def _until_reading(self) -> None:
+        """Just after start-up this Central's reader may not be placed yet: its answer
+        would be missed. Wait for it (bounded by the caller's RELAY_TIMEOUT_S)."""
+        deadline = time.monotonic() + RELAY_TIMEOUT_S
+        while not self.reading():
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            await asyncio.sleep(0.05)
 
     # -- the owning side -----------------------------------------------------------------
     def reply(self, request: dict, msg: dict) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from evkafka.client import admin, consumer_config, ensure_topics
 from evwire.trace import log
@@ -29,6 +29,9 @@ class RelayReader:
         self.deliver = deliver
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Set once every partition is assigned at a known offset: an answer produced
+        # after that is read (an OFFSET_END resolved later could skip it).
+        self.ready = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -46,7 +49,15 @@ class RelayReader:
         # Its own group id, never committed: the group only names this reader.
         consumer = Consumer(consumer_config(self.bootstrap, f"{self.topic}.{self.key.decode()}",
                                             "evcharge-central-relay"))
-        consumer.assign([TopicPartition(self.topic, p, OFFSET_END) for p in partitions])
+        try:
+            ends = [consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=5.0)[1]
+                    for p in partitions]
+            consumer.assign([TopicPartition(self.topic, p, end)
+                             for p, end in zip(partitions, ends)])
+        except BaseException:
+            consumer.close()
+            raise
+        self.ready.set()
         return consumer
 
     def _run(self) -> None:
