@@ -57,6 +57,9 @@ ROUTES: dict[str, tuple[str, str, str, str]] = {
     t.RESUME_CP_COMMAND: ("Central", "Monitor", "socket", "an operator puts it back"),
     t.LOCAL_CHARGE_RESPONSE: ("Central -> Monitor", "Engine", "socket, Engine link",
                               "reply to local_charge_request"),
+    t.LOCAL_AUTH_LIST: ("Central", "Monitor", "socket",
+                        "a page of the offline authorisation list (cards and drivers allowed "
+                        "with no Central)"),
     t.CHARGE_REQUEST: ("Driver", "Central", "socket (Kafka fallback)", "a driver asks to charge"),
     t.STOP_CHARGING_REQUEST: ("Driver", "Central", "socket (Kafka fallback)",
                               "a driver stops early"),

@@ -90,6 +90,10 @@ def message_examples() -> dict[str, dict[str, Any]]:
         t.RESUME_CP_COMMAND: {"cp_id": "CP1"},
         t.LOCAL_CHARGE_RESPONSE: {"status": t.SUCCESS, "message": "charging", "cp_id": "CP1",
                                   "session_id": "S-0002", "driver_id": "D7"},
+        t.LOCAL_AUTH_LIST: {"cp_id": "CP1", "version": "5f1c0a9e2b7d4c38", "page": 1, "pages": 1,
+                            "entries": [{"driver_id": "D42", "card_uid": "04A1B2C3"},
+                                        {"driver_id": "D7", "card_uid": None}],
+                            "price_per_kwh": 0.3, "timestamp": TS},
         t.CHARGE_REQUEST: {"cp_id": "CP1", "driver_id": "D1", "timestamp": TS},
         t.STOP_CHARGING_REQUEST: {"cp_id": "CP1", "session_id": "S-0001", "timestamp": TS,
                                   "driver_id": "D1"},
@@ -197,6 +201,14 @@ def refused_examples() -> list[tuple[str, str, dict[str, Any], str]]:
          "<= 4102444800000"),
         ("reason of 513", t.STATUS_UPDATE, {"reason": "r" * 513},
          "status_update: field 'reason' must be a text string of at most 512 characters"),
+        ("auth list page 0", t.LOCAL_AUTH_LIST, {"page": 0},
+         "local_auth_list: field 'page' must be an integer >= 1 and <= 10000"),
+        ("auth list version with a space", t.LOCAL_AUTH_LIST, {"version": "v 1"},
+         f"local_auth_list: field 'version' {_ID}"),
+        ("auth list entries not a list", t.LOCAL_AUTH_LIST, {"entries": "D42"},
+         "local_auth_list: field 'entries' must be a list"),
+        ("offline not a boolean", t.CHARGE_COMPLETION, {"offline": 1},
+         "charge_completion: field 'offline' must be a boolean"),
     ]
 
 

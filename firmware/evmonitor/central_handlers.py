@@ -9,7 +9,8 @@ from evwire.trace import log
 
 ACCEPTS = (t.AUTH_RESPONSE, t.REGISTER_RESPONSE, t.HEARTBEAT_RESPONSE,
            t.START_CHARGING_COMMAND, t.STOP_CHARGING_COMMAND, t.STOP_CP_COMMAND,
-           t.RESUME_CP_COMMAND, t.LOCAL_CHARGE_RESPONSE, t.SET_CHARGING_LIMIT, t.ERROR_RESPONSE)
+           t.RESUME_CP_COMMAND, t.LOCAL_CHARGE_RESPONSE, t.SET_CHARGING_LIMIT, t.ERROR_RESPONSE,
+           t.LOCAL_AUTH_LIST)
 
 
 class Handshake(Protocol):
@@ -59,9 +60,14 @@ class CentralHandlers:
 
     def local_charge_response(self, msg: dict) -> None:
         self.station.check_cp_id(msg)
+        if not self.station.offline.central_answered(msg):
+            return  # too late: the Monitor decided offline meanwhile
         if not self.station.to_engine(msg):
             log("warning", f"local_charge_response id={msg['message_id']} not delivered: "
                            f"engine unreachable")
+
+    def local_auth_list(self, msg: dict) -> None:
+        self.station.offline.list_page(msg)
 
     def error_response(self, msg: dict) -> None:
         if self.link.handshake_answer(msg):

@@ -154,6 +154,8 @@ class CentralLink:
         fields = {"cp_id": self.cfg.cp_id, "max_charging_rate_kw": self.cfg.max_kw}
         if self.cfg.location:
             fields["location"] = self.cfg.location
+        if self.station.offline.auth_list.version:  # Central pushes the list if it differs
+            fields["auth_list_version"] = self.station.offline.auth_list.version
         reg = await self._ask(link, reader, make_timestamped(t.REGISTER_REQUEST, **fields))
         if reg.get("status") != t.SUCCESS:
             raise HandshakeFailed(
@@ -182,6 +184,8 @@ class CentralLink:
             beat = make_timestamped(t.HEARTBEAT_REQUEST, cp_id=self.cfg.cp_id,
                                     status=self.station.cp.status,
                                     session_id=self.station.cp.session_id)
+            if self.station.offline.auth_list.version:
+                beat["auth_list_version"] = self.station.offline.auth_list.version
             if not link.send(beat):
                 return f"lost the connection to Central at {self.where}"
             await asyncio.wait({reader}, timeout=self.cfg.heartbeat_interval)

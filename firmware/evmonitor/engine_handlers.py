@@ -6,12 +6,10 @@ from typing import Protocol
 from evmonitor.framed import WireMessage
 from evmonitor.station import Station
 from evmonitor.status import FAULT_UNSPECIFIED
-from evwire import make
 from evwire import types as t
 
 ACCEPTS = (t.HEALTH_CHECK_RESPONSE, t.COMMAND_RESPONSE, t.CHARGING_DATA, t.CHARGE_COMPLETION,
            t.ERROR_RESPONSE, t.LOCAL_CHARGE_REQUEST)
-CENTRAL_UNREACHABLE_TEXT = "cannot reach Central"
 
 
 class HealthWatch(Protocol):
@@ -48,10 +46,7 @@ class EngineHandlers:
             self.station.session_completed(msg)
 
     def local_charge_request(self, msg: WireMessage) -> dict | None:
-        """A walk-up request at the CP: Central decides; without Central, refuse at once."""
+        """A walk-up request at the CP: Central decides; without Central (or its answer in
+        time), the offline authorisation list does (evmonitor.offline)."""
         self.station.check_cp_id(msg)
-        if self.station.to_central(msg):
-            return None
-        return make(t.LOCAL_CHARGE_RESPONSE, msg["message_id"], status=t.FAILURE,
-                    message=CENTRAL_UNREACHABLE_TEXT, cp_id=self.station.cfg.cp_id,
-                    driver_id=msg.get("driver_id"))
+        return self.station.offline.walk_up(msg)

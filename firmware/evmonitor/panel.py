@@ -59,6 +59,10 @@ def render(daemon: MonitorDaemon) -> str:
     lines.append(f"Outbox    {outbox.depth} rows" + (f" ({counts})" if counts else "")
                  + (f", {outbox.thinned} thinned" if outbox.thinned else ""))
     lines.append(f"Commands  {len(station.pending)} waiting for the Engine")
+    held = station.offline.auth_list
+    lines.append("Offline   no authorisation list yet" if held.version is None else
+                 f"Offline   list {held.version}: {len(held.drivers)} driver(s), "
+                 f"{len(held.cards)} card(s), {held.price_per_kwh:g} per kWh")
     # Ids, the location and fault words come from Central, the Engine or a driver:
     # no control character of theirs reaches the terminal.
     return "\n".join(printable(line) for line in lines) + "\n"

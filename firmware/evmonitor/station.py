@@ -12,6 +12,7 @@ from typing import Protocol
 from evmonitor.commands import PendingCommand, PendingCommands
 from evmonitor.config import MonitorConfig
 from evmonitor.limits import LimitRelay
+from evmonitor.offline import OfflineCharging
 from evmonitor.outbox import Outbox, OutboxError
 from evmonitor.status import ENGINE_UNKNOWN, FAULT_UNREACHABLE, ChargePoint
 from evwire import make, make_timestamped
@@ -49,6 +50,8 @@ class Station:
         # Sessions whose start this Monitor reported failed without the Engine's answer
         # (timed out, link lost): if the Engine runs one late, it is stopped at once.
         self.given_up: deque[str] = deque(maxlen=GIVEN_UP_KEPT)
+        # Walk-ups while no Central answers: the offline list and its sessions.
+        self.offline = OfflineCharging(self)
 
     # --- sending -----------------------------------------------------------------
     def to_engine(self, msg: dict) -> bool:
@@ -270,6 +273,7 @@ class Station:
     def store_telemetry(self, msg: dict, payload: bytes) -> bool:
         """Outbox first; False (and nothing else done) if the write failed."""
         self.check_cp_id(msg)
+        msg, payload = self.offline.mark(msg, payload)  # an offline session's: marked
         try:
             self.outbox.add(msg, payload)
             self.outbox.thin(self.forwarder.sent_upto if self.forwarder else 0)

@@ -6,8 +6,11 @@ later message must name the authenticated cp_id. Notifications are one-way
 """
 from __future__ import annotations
 
+import asyncio
+
 from evcentral.auth import BAD_CREDENTIALS, BAD_CREDENTIALS_TEXT, CP, AuthFailure
 from evcentral.auth_gate import authenticate
+from evcentral.auth_lists import AuthLists
 from evcentral.charging import ChargeDesk, ChargeRefused
 from evcentral.config import Hub
 from evcentral.registry import Channel, ChargePoint
@@ -32,6 +35,7 @@ class CpHandlers:
         self.registry = hub.registry
         self.sessions = hub.sessions
         self.desk = desk
+        self.auth_lists = AuthLists(hub)  # the Monitors' offline authorisation lists
 
     def _cp_of(self, msg: dict, channel: Channel) -> ChargePoint:
         """The authenticated CP this message is about; RejectedError otherwise."""
@@ -82,6 +86,7 @@ class CpHandlers:
         cp.location = location or cp.location
         cp.registered = True
         self.registry.note(cp, "registered")
+        self._announced(cp, msg)
         return ok(msg, message=f"{cp.cp_id} registered", reason=None,
                        cp_status=self.registry.status_of(cp),
                        price_per_kwh=self.registry.price_of(cp))
@@ -99,6 +104,7 @@ class CpHandlers:
                 self.sessions.confirm(session)  # e.g. Central restarted mid-session
         reply = make(t.HEARTBEAT_RESPONSE, msg["message_id"], status=t.SUCCESS,
                      cp_status=self.registry.status_of(cp))
+        self._announced(cp, msg)
         limit = self.hub.sites.limit_of(cp.cp_id) if self.hub.sites else None
         if limit is not None:  # the Monitor renews it to the Engine while beats are answered
             reply["limit_kw"] = limit
@@ -174,6 +180,12 @@ class CpHandlers:
                 self.desk.send_start(session)
             except ChargeRefused as denial:
                 log("warning", f"walk-up session {session.session_id}: {denial}")
+
+    def _announced(self, cp: ChargePoint, msg: dict) -> None:
+        """The Monitor said which offline list it holds: the current one follows (after
+        this reply) if it differs."""
+        asyncio.get_running_loop().call_soon(self.auth_lists.announced, cp,
+                                             msg.get("auth_list_version"))
 
     def _sync_operator_state(self, cp: ChargePoint, reported: str) -> None:
         """An operator may have stopped or resumed the CP while its Monitor was away:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from evcentral.config import Hub
+from evcentral.offline_sessions import OfflineRefused, open_offline
 from evcentral.secrets_box import SecretBoxError
 from evcentral.telemetry import Record
 from evwire import dumps, loads
@@ -140,6 +141,11 @@ class RecordCheck:
                 raise
         check_numbers(msg)
         session = self.hub.sessions.get(msg["session_id"])
+        if session is None and msg.get("offline") is True:
+            try:  # started by the CP while no Central answered: verified above, so opened
+                session = open_offline(self.hub, msg, cp_id)
+            except OfflineRefused as exc:
+                raise Rejected(str(exc)) from None
         if session is None:
             raise Rejected(f"unknown session {msg['session_id']}")
         if session.cp_id != cp_id:

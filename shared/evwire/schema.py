@@ -45,10 +45,11 @@ _CATALOGUE = (
     " waiting_for_vehicle:bool timestamp:ts error:txt\n"
     "charging_data: cp_id:id session_id:id energy_consumed_kwh:kwh total_cost:money"
     " charging_rate:kw timestamp:ts | driver_id:id meter_kwh:kwh created_ms:ms voltage:volts"
-    " current:amps price_per_kwh:price limit_kw:kw mac:str\n"
+    " current:amps price_per_kwh:price limit_kw:kw mac:str offline:bool started_at:ts\n"
     "charge_completion: cp_id:id session_id:id energy_consumed_kwh:kwh total_cost:money"
     " | reason:txt meter_start_kwh:kwh? meter_stop_kwh:kwh? timestamp:ts driver_id:id"
-    " price_per_kwh:price started_at:ts duration_s:secs meter_estimated:bool mac:str\n"
+    " price_per_kwh:price started_at:ts duration_s:secs meter_estimated:bool mac:str"
+    " offline:bool\n"
     "error_response: error:txt | status:str message:txt code:str request_type:str? cp_id:id\n"
     "local_charge_request: cp_id:id | driver_id:id card_uid:id timestamp:ts\n"
     # ... and the hub's types (Monitor <-> Central, Driver, Admin, Kafka records)

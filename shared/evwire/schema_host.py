@@ -9,8 +9,9 @@ TEXT = (
     "\n"
     # Monitor -> Central
     "auth_request: timestamp:ts nonce:id mac:str | cp_id:id driver_id:id\n"
-    "register_request: cp_id:id timestamp:ts max_charging_rate_kw:kw | location:str\n"
-    "heartbeat_request: cp_id:id status:str timestamp:ts | session_id:id?\n"
+    "register_request: cp_id:id timestamp:ts max_charging_rate_kw:kw | location:str"
+    " auth_list_version:id\n"
+    "heartbeat_request: cp_id:id status:str timestamp:ts | session_id:id? auth_list_version:id\n"
     "status_update: cp_id:id status:str timestamp:ts | reason:txt?\n"
     "fault_notification: cp_id:id fault_type:str timestamp:ts | session_id:id? message:txt\n"
     "recovery_notification: cp_id:id timestamp:ts |\n"
@@ -20,6 +21,9 @@ TEXT = (
     "heartbeat_response: status:str | cp_status:str limit_kw:kw?\n"
     "stop_cp_command: cp_id:id | reason:txt? timestamp:ts\n"
     "resume_cp_command: cp_id:id | timestamp:ts\n"
+    # the offline authorisation list, in pages (entries: maps {driver_id, card_uid?})
+    "local_auth_list: cp_id:id version:id page:lim pages:lim entries:list"
+    " price_per_kwh:price | timestamp:ts\n"
     "local_charge_response: status:str message:txt cp_id:id | session_id:id? driver_id:id?"
     " reason:txt?\n"
     # Driver -> Central

@@ -38,6 +38,7 @@ HEARTBEAT_RESPONSE = "heartbeat_response"
 STOP_CP_COMMAND = "stop_cp_command"
 RESUME_CP_COMMAND = "resume_cp_command"
 LOCAL_CHARGE_RESPONSE = "local_charge_response"
+LOCAL_AUTH_LIST = "local_auth_list"  # the offline authorisation list, a page
 
 # Driver -> Central
 CHARGE_REQUEST = "charge_request"

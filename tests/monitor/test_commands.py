@@ -185,4 +185,5 @@ def test_walk_up_request_without_central_is_refused_at_the_cp(fake_engine, start
     fake_engine.send(request)
     answer = fake_engine.wait_for(t.LOCAL_CHARGE_RESPONSE)
     assert answer["message_id"] == request["message_id"]
-    assert answer["status"] == t.FAILURE and answer["message"] == "cannot reach Central"
+    assert answer["status"] == t.FAILURE
+    assert answer["message"] == "cannot reach Central (no offline authorisation list yet)"

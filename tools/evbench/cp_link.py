@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 ACCEPTS = (
     t.AUTH_RESPONSE, t.REGISTER_RESPONSE, t.HEARTBEAT_RESPONSE, t.START_CHARGING_COMMAND,
     t.STOP_CHARGING_COMMAND, t.STOP_CP_COMMAND, t.RESUME_CP_COMMAND, t.ERROR_RESPONSE,
+    t.LOCAL_AUTH_LIST,
 )
 REPLY_MAX = 1 << 16
 
@@ -65,6 +66,9 @@ class CpHandlers:
 
     def register_response(self, cp: SimCp, link: CpLink, msg: dict) -> None:
         link.answer(msg)
+
+    def local_auth_list(self, cp: SimCp, link: CpLink, msg: dict) -> None:
+        """The offline list: a simulated CP never charges offline, so it keeps none."""
 
     def heartbeat_response(self, cp: SimCp, link: CpLink, msg: dict) -> None:
         sent = link.heartbeats.pop(msg["message_id"], None)

@@ -1,0 +1,111 @@
+"""The offline authorisation list Central pushes to each Monitor (`local_auth_list`).
+
+Every driver Central knows, with their card when they have one, plus the
+CP's current price: what the Monitor needs to start a walk-up session itself
+while no Central answers (firmware/evmonitor/offline.py). The version is a
+digest of the content (the entries and the CP's price), so every Central of
+a cluster and every restart agree on it. The Monitor announces the version it
+holds in register_request and in each heartbeat_request; Central pushes the
+list when it differs: at registration, within a few seconds of a driver or
+card added or removed (by `evcharge central add-driver` on the database or by
+an admin; the drivers table is re-read every REFRESH_S), when the CP's price
+changes, and again every RETRY_S while a push is not acknowledged by the
+announced version. A list larger than one frame goes in pages (at most PAGE_ENTRIES
+entries and PAGE_BYTES of them, so that a page stays within the 4096-byte frame).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from evcentral.config import Hub
+from evcentral.registry import ChargePoint
+from evwire import dumps, make_timestamped
+from evwire import types as t
+from evwire.schema import kind_ok
+from evwire.trace import log
+
+REFRESH_S = 5.0  # the drivers table is read at most this often
+RETRY_S = 30.0  # a version pushed but not announced back is pushed again after this
+# A page's entries: at most this many, and this many bytes of CBOR (an entry is at most
+# about 150 bytes: two 64-character ids); with the message's other fields (about 250
+# bytes) a page stays under the 4096-byte frame of the Monitor's link.
+PAGE_ENTRIES = 32
+PAGE_BYTES = 3200
+MAX_PAGES = 10_000  # the catalogue's `lim`
+
+
+class AuthLists:
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self._entries: list[dict] = []
+        self._digest = ""
+        self._read_at = -math.inf
+        self._pushed: dict[str, tuple[str, float]] = {}  # cp_id -> (version, monotonic)
+
+    def entries(self) -> tuple[list[dict], str]:
+        """Every driver with an id the wire can carry (cards likewise), and their digest."""
+        now = time.monotonic()
+        if now - self._read_at >= REFRESH_S:
+            self._read_at = now
+            entries = []
+            for driver in self.hub.db.drivers():
+                if not kind_ok(driver.driver_id, "id"):
+                    continue
+                card = driver.card_uid if kind_ok(driver.card_uid, "id") else None
+                entries.append({"driver_id": driver.driver_id, "card_uid": card})
+            self._entries = entries[:PAGE_ENTRIES * MAX_PAGES]
+            self._digest = hashlib.sha256(dumps(self._entries)).hexdigest()
+        return self._entries, self._digest
+
+    def version_of(self, cp: ChargePoint) -> str:
+        _entries, digest = self.entries()
+        price = self.hub.registry.price_of(cp)
+        return hashlib.sha256(f"{digest}|{price!r}".encode()).hexdigest()[:16]
+
+    def pages(self, cp: ChargePoint) -> list[dict]:
+        entries, _digest = self.entries()
+        version = self.version_of(cp)
+        price = self.hub.registry.price_of(cp)
+        chunks: list[list[dict]] = [[]]
+        size = 0
+        for entry in entries:
+            cost = len(dumps(entry))
+            if len(chunks[-1]) >= PAGE_ENTRIES or size + cost > PAGE_BYTES:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(entry)
+            size += cost
+        chunks = chunks[:MAX_PAGES]
+        return [make_timestamped(t.LOCAL_AUTH_LIST, cp_id=cp.cp_id, version=version,
+                                 page=number, pages=len(chunks), entries=chunk,
+                                 price_per_kwh=price)
+                for number, chunk in enumerate(chunks, 1)]
+
+    def announced(self, cp: ChargePoint, version: str | None) -> int:
+        """The Monitor holds `version` (None: none): push the current list when it
+        differs and was not pushed within RETRY_S. Returns the pages sent."""
+        try:
+            current = self.version_of(cp)
+            if version == current:
+                self._pushed.pop(cp.cp_id, None)
+                return 0
+            pushed = self._pushed.get(cp.cp_id)
+            now = time.monotonic()
+            if pushed is not None and pushed[0] == current and now - pushed[1] < RETRY_S:
+                return 0
+            pages = self.pages(cp)
+            for page in pages:
+                if not self.hub.registry.send_to(cp, page):
+                    return 0  # gone: pushed again when it announces itself
+            self._pushed[cp.cp_id] = (current, now)
+        except Exception as exc:  # the list is a convenience: never the heartbeat's failure
+            log("error", f"{cp.cp_id}: offline authorisation list not pushed: "
+                         f"{type(exc).__name__}: {exc}")
+            return 0
+        entries, _digest = self.entries()
+        log("info", f"{cp.cp_id}: offline authorisation list version {current} pushed "
+                    f"({len(entries)} driver(s), {len(pages)} page(s); it held "
+                    f"{version or 'none'})")
+        return len(pages)

@@ -1,0 +1,82 @@
+"""evcentral.auth_lists in-process, with a stand-in for Central's database and registry:
+the version follows the content and the CP's price, pages stay within a frame, a push
+happens only when the Monitor's version differs, and again after RETRY_S."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from evcentral import auth_lists
+from evcentral.auth_lists import AuthLists
+from evcentral.db import DriverRecord
+from evwire import dumps, validate
+
+
+class FakeRegistry:
+    def __init__(self, price: float = 0.3, up: bool = True):
+        self.price = price
+        self.up = up
+        self.sent: list[dict] = []
+
+    def price_of(self, cp) -> float:
+        return self.price
+
+    def send_to(self, cp, msg: dict) -> bool:
+        if self.up:
+            self.sent.append(msg)
+        return self.up
+
+
+def make_lists(drivers: list[DriverRecord], **kw) -> tuple[AuthLists, FakeRegistry]:
+    registry = FakeRegistry(**kw)
+    db = SimpleNamespace(drivers=lambda: list(drivers))
+    return AuthLists(SimpleNamespace(db=db, registry=registry)), registry
+
+
+CP = SimpleNamespace(cp_id="CP1")
+
+
+def test_version_follows_content_and_price(monkeypatch):
+    monkeypatch.setattr(auth_lists, "REFRESH_S", 0.0)
+    drivers = [DriverRecord("D1", "", "C1"), DriverRecord("D2", "", None),
+               DriverRecord("bad id", "", "C3"), DriverRecord("D4", "", "bad card")]
+    lists, registry = make_lists(drivers)
+    first = lists.version_of(CP)
+    assert lists.version_of(CP) == first and len(first) == 16
+    (page,) = lists.pages(CP)
+    validate(page)
+    assert page["entries"] == [{"driver_id": "D1", "card_uid": "C1"},
+                               {"driver_id": "D2", "card_uid": None},
+                               {"driver_id": "D4", "card_uid": None}]  # ids the wire carries
+    registry.price = 0.35
+    assert lists.version_of(CP) != first
+    registry.price = 0.3
+    drivers.append(DriverRecord("D5", "", "C5"))
+    assert lists.version_of(CP) != first
+
+
+def test_pages_stay_within_a_frame_and_an_empty_list_is_one_page():
+    drivers = [DriverRecord(f"D{i:03d}" + "x" * 60, "", f"C{i:03d}" + "y" * 60)
+               for i in range(100)]
+    lists, _registry = make_lists(drivers)
+    pages = lists.pages(CP)
+    assert [p["page"] for p in pages] == list(range(1, len(pages) + 1))
+    assert {p["pages"] for p in pages} == {len(pages)}
+    assert sum(len(p["entries"]) for p in pages) == 100
+    assert all(len(dumps(p)) <= 4096 for p in pages)
+    empty, _registry = make_lists([])
+    (page,) = empty.pages(CP)
+    assert page["entries"] == [] and page["pages"] == 1
+
+
+def test_pushed_when_the_version_differs_and_again_after_the_retry(monkeypatch):
+    lists, registry = make_lists([DriverRecord("D1", "", "C1")])
+    version = lists.version_of(CP)
+    assert lists.announced(CP, version) == 0 and registry.sent == []
+    assert lists.announced(CP, None) == 1 and registry.sent[0]["version"] == version
+    assert lists.announced(CP, "OLD") == 0  # just pushed: waiting for it to be announced
+    monkeypatch.setattr(auth_lists, "RETRY_S", 0.0)
+    assert lists.announced(CP, "OLD") == 1
+    down, registry = make_lists([DriverRecord("D1", "", "C1")], up=False)
+    assert down.announced(CP, None) == 0
+    registry.up = True
+    assert down.announced(CP, None) == 1  # not marked pushed while the CP was gone
