@@ -252,7 +252,7 @@ def run_one(n: int, args, bootstrap: str, workdir: Path) -> dict:
         "--log-level", args.central_log_level, "--heartbeat-timeout", "30"])
     try:
         wait_port("127.0.0.1", port, timeout=60, proc=central.popen)
-        wait_until(lambda: "ready" in central.log(), timeout=30, what="Central ready")
+        wait_until(lambda: "ready listening" in central.log(), timeout=30, what="Central ready")
         result = asyncio.run(drive("127.0.0.1", port, secrets, args, central.pid))
         sessions = result.pop("_sessions")
         result["telemetry"] = telemetry(bootstrap, sessions, args.records, secrets)

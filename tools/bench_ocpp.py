@@ -215,7 +215,7 @@ def run(args, bootstrap: str, workdir: Path) -> dict:
         "--heartbeat-timeout", "30", "--max-connections", str(args.chargers + 100)])
     try:
         wait_port("127.0.0.1", port, timeout=60, proc=central.popen)
-        wait_until(lambda: "ready" in central.log(), timeout=30, what="Central ready")
+        wait_until(lambda: "ready listening" in central.log(), timeout=30, what="Central ready")
         result = asyncio.run(drive(f"ws://127.0.0.1:{ocpp_port}/ocpp", creds, args,
                                    psutil.Process(central.pid)))
         result["central_rss_mib_peak"] = round(

@@ -110,7 +110,7 @@ def real_network(procs, kafka_bootstrap, kafka_ns, tmp_path):
                                              "--price-per-kwh", str(price),
                                              # the fake Monitors charge kWh in seconds
                                              "--time-scale", "3600"])
-        wait_until(lambda: "ready" in central.log() or not central.alive(), timeout=30,
+        wait_until(lambda: "ready listening" in central.log() or not central.alive(), timeout=30,
                    what="Central ready")
         assert central.alive(), central.log()
         net = Network(procs, f"127.0.0.1:{port}", kafka_bootstrap, tmp_path / "state", db=db)

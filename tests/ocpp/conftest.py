@@ -103,7 +103,7 @@ def ocpp_network(procs, kafka_bootstrap, kafka_ns, tmp_path):
             "--ocpp", f"127.0.0.1:{ocpp_port}", "--price-per-kwh", str(PRICE),
             "--admin-token-file", str(token), "--heartbeat-timeout", "2",
             "--time-scale", "3600", *extra])  # the simulated chargers charge kWh in seconds
-        wait_until(lambda: "ready" in central.log() or not central.alive(), timeout=30,
+        wait_until(lambda: "ready listening" in central.log() or not central.alive(), timeout=30,
                    what="Central ready")
         assert central.alive(), central.log()
         net = OcppNetwork(procs, tmp_path, central, f"127.0.0.1:{port}",
