@@ -8,7 +8,7 @@ MICROPYPATH_TESTS := shared:firmware:tests/micropython
 PORT   ?= /dev/ttyUSB0
 BOARD_CONFIG ?= firmware/board_config.json
 
-.PHONY: venv test test-py test-mp lint demo chaos bench bench-smoke bench-heap soak fuzz fuzz-smoke firmware flash install-monitor install-central docs clean
+.PHONY: venv test test-py test-mp lint demo chaos bench bench-smoke bench-heap bench-cluster soak fuzz fuzz-smoke firmware flash install-monitor install-central docs clean
 
 venv: $(STAMP)
 
@@ -80,6 +80,17 @@ soak: $(BENCH_STAMP)
 	    --kafka $$bootstrap --broker-pid $$(cat $(SOAK_KAFKA_DIR)/broker.pid) --out bench/soak.json; \
 	  rc=$$?; EVCHARGE_APACHE_KAFKA_DIR=$(SOAK_KAFKA_DIR) bash tools/apache-kafka.sh stop; exit $$rc; \
 	fi
+
+# Several Centrals on one PostgreSQL (docs/BENCHMARKS.md, "Several Centrals"): CPs
+# carried at 1 Hz with 1, 2 and 3 Centrals, and a kill -9 failover; Apache Kafka.
+CLUSTER_ARGS ?=
+CLUSTER_KAFKA_DIR := $(CURDIR)/build/cluster-kafka
+bench-cluster: $(BENCH_STAMP)
+	@line=$$(EVCHARGE_APACHE_KAFKA_DIR=$(CLUSTER_KAFKA_DIR) bash tools/apache-kafka.sh start) || exit 1; \
+	bootstrap=$$(echo "$$line" | sed -n 's/.*bootstrap=\([^ ]*\) version.*/\1/p'); \
+	EVCHARGE_APACHE_KAFKA_DIR=$(CLUSTER_KAFKA_DIR) $(BIN)/python tools/bench_cluster.py --kafka $$bootstrap \
+	  --broker-pid $$(cat $(CLUSTER_KAFKA_DIR)/broker.pid) $(CLUSTER_ARGS); \
+	rc=$$?; EVCHARGE_APACHE_KAFKA_DIR=$(CLUSTER_KAFKA_DIR) bash tools/apache-kafka.sh stop; exit $$rc
 
 # The Engine's heap through one full session (ROMFS image, MicroPython unix port):
 # live peak and the smallest -X heapsize (docs/BENCHMARKS.md, "Engine heap").

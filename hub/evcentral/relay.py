@@ -137,7 +137,7 @@ class Relay:
         origin = getattr(channel, "origin", "socket")
         if len(self.pending) >= MAX_PENDING:
             return refused(msg, "too many requests waiting for other Centrals: try again",
-                           reason="busy_relay", cp_id=msg.get("cp_id"))
+                           reason="busy_relay", **_about(msg))
         corr = uuid.uuid4().hex
         record = {"kind": REQUEST, "corr": corr, "from": self.central_id, "to": owner,
                   "sent": time.time(), "role": channel.role, "origin": origin,
@@ -161,7 +161,7 @@ class Relay:
             log("warning", f"{msg['type']} id={msg['message_id']}: Central {owner} {why}")
             return refused(msg, f"Central {owner}, which holds {msg.get('cp_id')}, {why} within"
                                 f" {RELAY_TIMEOUT_S:g} s: try again in a moment",
-                           reason="owner_unreachable", cp_id=msg.get("cp_id"))
+                           reason="owner_unreachable", **_about(msg))
         finally:
             self.pending.pop(corr, None)
 
@@ -210,3 +210,13 @@ class Relay:
 def _log_failure(future: asyncio.Future) -> None:
     if not future.cancelled() and future.exception() is not None:
         log("error", f"central-relay: record not delivered ({future.exception()})")
+
+
+def _about(msg: dict) -> dict:
+    """What a refusal of msg must name (a charge_request_response its session_id, none)."""
+    fields = {"cp_id": msg.get("cp_id"), "session_id": msg.get("session_id")}
+    if msg.get("type") == "manual_command":
+        fields = {}
+    elif msg.get("driver_id"):
+        fields["driver_id"] = msg["driver_id"]
+    return fields

@@ -6,7 +6,7 @@ import time
 from evcentral.db import Database
 from evcentral.leases import LeaseStore
 from evcentral.relay import REPLY, REQUEST, Relay, seal, unseal
-from evwire import dumps, make
+from evwire import dumps, make, validate
 from evwire import types as t
 
 KEY = b"k" * 32
@@ -91,5 +91,21 @@ def test_a_routed_request_is_answered_by_its_owner_and_forged_ones_are_dropped()
         asker.received(stale)
         await asyncio.sleep(0)
         assert len(seen) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_request_its_owner_cannot_take_gets_a_valid_refusal():
+    async def scenario():
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(RuntimeError("broker away"))
+        asker = Relay("B", KEY, lambda _key, _value: failed, lambda *_a: failed)
+        for request in (make(t.CHARGE_REQUEST, cp_id="CP1", driver_id="D1",
+                             timestamp=1800000000),
+                        make(t.STOP_CHARGING_REQUEST, cp_id="CP1", session_id="S1",
+                             driver_id="D1", timestamp=1800000000)):
+            reply = await asker.forward(request, _Channel(), "A")
+            validate(reply)  # a charge_request_response names its (null) session_id
+            assert reply["status"] == t.FAILURE and reply["reason"] == "owner_unreachable"
 
     asyncio.run(scenario())

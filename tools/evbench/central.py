@@ -23,8 +23,10 @@ ADMIN_ERRORS = (CentralUnreachable, NoReply, RuntimeError)
 READY_TIMEOUT_S = 60.0
 
 
-def provision(db_path: Path, secrets: dict[str, str]) -> None:
-    db = Database(db_path)
+def provision(db_path: Path | str, secrets: dict[str, str],
+              key_file: Path | None = None) -> None:
+    """db_path: a SQLite file, or a postgresql:// URL with its key_file (--db-key-file)."""
+    db = Database(db_path, key_file)
     try:
         with db.transaction() as c:
             c.executemany(
@@ -37,9 +39,14 @@ def provision(db_path: Path, secrets: dict[str, str]) -> None:
 
 class CentralProcess:
     def __init__(self, workdir: Path, bootstrap: str, max_connections: int, log_level: str,
-                 profile_path: Path | None = None):
+                 profile_path: Path | None = None, db: str | None = None,
+                 extra_args: tuple[str, ...] = (), name: str = "central"):
+        """db: another --db than workdir/central.db (a postgresql:// URL); extra_args:
+        more flags (--db-key-file, --central-id); name: its log's name."""
         self.workdir = workdir
-        self.db_path = workdir / "central.db"
+        self.db_path = db or workdir / "central.db"
+        self.extra_args = list(extra_args)
+        self.name = name
         self.bootstrap = bootstrap
         self.port = free_port()
         self.max_connections = max_connections
@@ -53,7 +60,8 @@ class CentralProcess:
     def argv(self) -> list[str]:
         args = ["central", "--listen", f"127.0.0.1:{self.port}", "--db", str(self.db_path),
                 "--kafka", self.bootstrap,
-                "--max-connections", str(self.max_connections), "--log-level", self.log_level]
+                "--max-connections", str(self.max_connections), "--log-level", self.log_level,
+                *self.extra_args]
         if self.profile_path is None:
             return args
         return [sys.executable, "-m", "pyinstrument", "-r", "pstats",
@@ -63,9 +71,9 @@ class CentralProcess:
         argv = self.argv()
         self.started_at = time.monotonic()
         if self.profile_path is None:
-            self.proc = self.group.evcharge("central", argv, env=CENTRAL_ENV)
+            self.proc = self.group.evcharge(self.name, argv, env=CENTRAL_ENV)
         else:
-            self.proc = self.group.start("central", argv, env=CENTRAL_ENV)
+            self.proc = self.group.start(self.name, argv, env=CENTRAL_ENV)
         wait_port("127.0.0.1", self.port, timeout=READY_TIMEOUT_S, proc=self.proc.popen)
         wait_until(lambda: "ready listening" in self.proc.log(), timeout=READY_TIMEOUT_S,
                    interval=0.02, what="Central ready")

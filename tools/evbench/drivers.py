@@ -33,9 +33,11 @@ REPLY_MAX = 1 << 20
 MAX_OPEN_LINKS = 64  # driver connections open at once (each lives for one request)
 
 
-def provision_drivers(db_path: Path, secrets: dict[str, str]) -> None:
-    """Every driver of the run, with its secret, in one transaction (add-driver is slow)."""
-    db = Database(db_path)
+def provision_drivers(db_path: Path | str, secrets: dict[str, str],
+                      key_file: Path | None = None) -> None:
+    """Every driver of the run, with its secret, in one transaction (add-driver is slow);
+    db_path a SQLite file or a postgresql:// URL with its key_file."""
+    db = Database(db_path, key_file)
     try:
         with db.transaction() as c:
             c.executemany(

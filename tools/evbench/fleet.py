@@ -43,11 +43,17 @@ class HandshakeFailed(Exception):
 
 class Fleet:
     def __init__(self, host: str, port: int, secrets: dict[str, str], producers: ProducerPool,
-                 requested_at: dict[str, tuple[float, Latencies]]):
+                 requested_at: dict[str, tuple[float, Latencies]],
+                 centrals: list[tuple[str, int]] | None = None):
+        """centrals: several Centrals, as a Monitor's `--central A,B,C`: charge point i
+        starts at the (i mod len)-th and, like the Monitor, moves to the next one after a
+        failed connection or a lost link, with the back-off between tries."""
         self.host, self.port = host, port
+        self.centrals = centrals or [(host, port)]
         self.cps = [SimCp(i, cp_id, secret, monitor_backoff())
                     for i, (cp_id, secret) in enumerate(secrets.items())]
         self.by_id = {cp.cp_id: cp for cp in self.cps}
+        self.at = [i % len(self.centrals) for i in range(len(self.cps))]  # index in centrals
         self.dispatcher = make_dispatcher(self)
         self.producers = producers
         self.requested_at = requested_at  # charge_request message_id -> (sent, recorder)
@@ -58,6 +64,9 @@ class Fleet:
         self.reconnects = 0
         self.silence_drops = 0
         self.telemetry_on = True
+        # A real Monitor's telemetry goes to Kafka whether or not Central is reachable
+        # (its outbox); True: the same here (the failover), False: only while registered.
+        self.telemetry_unlinked = False
         self.running = True
         self._tasks: list[asyncio.Task] = []
         self._gate: asyncio.Semaphore | None = None
@@ -93,6 +102,7 @@ class Fleet:
             if not self.running:
                 return
             self.reconnects += 1
+            self.at[cp.index] = (self.at[cp.index] + 1) % len(self.centrals)
             cp.backoff.link_down()
             delay = cp.backoff.next_delay()
             log("debug", f"{cp.cp_id}: {problem}; retrying in {delay:.2f} s")
@@ -106,7 +116,8 @@ class Fleet:
         try:
             try:
                 _transport, link = await asyncio.wait_for(
-                    loop.create_connection(lambda: CpLink(cp, self), self.host, self.port),
+                    loop.create_connection(lambda: CpLink(cp, self),
+                                           *self.centrals[self.at[cp.index]]),
                     CONNECT_TIMEOUT_S)
             except (OSError, TimeoutError) as exc:
                 return f"cannot connect ({exc})"
@@ -157,6 +168,8 @@ class Fleet:
                 link = cp.link
                 if link is not None and link.registered:
                     self._beat(cp, link, now)
+                elif self.telemetry_unlinked and self.telemetry_on and cp.session is not None:
+                    self._send_data(cp, cp.session)
             slot = (slot + 1) % SLOTS
 
     def _beat(self, cp: SimCp, link: CpLink, now: float) -> None:

@@ -70,15 +70,13 @@ class Step:
         total = opts.cps + opts.probe_cps
         self.secrets = {f"CP{i:05d}": f"bench-secret-{tag}-{i}" for i in range(total)}
         workdir.mkdir(parents=True, exist_ok=True)
-        provision(workdir / "central.db", self.secrets)
         # Every driver authenticates: the ramp's one per CP, the probes' one per request.
         probes = int(opts.probe_rate * opts.window_s) + 2 if opts.probe_cps else 0
         self.driver_secrets = {driver_id: f"bench-driver-{tag}-{driver_id}" for driver_id in
                                [f"{self.driver_prefix}{i}" for i in range(opts.cps)]
                                + [f"{self.driver_prefix}P{n}" for n in range(1, probes + 1)]}
-        provision_drivers(workdir / "central.db", self.driver_secrets)
-        self.central = CentralProcess(workdir, bootstrap, max_connections=total + 100,
-                                      log_level=opts.log_level, profile_path=opts.profile_path)
+        self.centrals = self._make_centrals(workdir, max_connections=total + 100)
+        self.central = self.centrals[0]
         self.requested_at: dict = {}
         self.result: dict = {"cps": opts.cps, "probe_cps": opts.probe_cps,
                              "window_s": opts.window_s, "log_level": opts.log_level}
@@ -88,24 +86,40 @@ class Step:
         try:
             await self._run()
         finally:
-            self.central.close()  # whatever happened: no Central left running
+            for central in self.centrals:  # whatever happened: no Central left running
+                central.close()
             await asyncio.to_thread(self._delete_topics)
             self.result["duration_s"] = round(time.monotonic() - started, 1)
         return self.result
 
+    def _make_centrals(self, workdir: Path, max_connections: int) -> list[CentralProcess]:
+        """Provision the step's charge points and drivers; the Central(s) under test."""
+        provision(workdir / "central.db", self.secrets)
+        provision_drivers(workdir / "central.db", self.driver_secrets)
+        return [CentralProcess(workdir, self.bootstrap, max_connections=max_connections,
+                               log_level=self.opts.log_level,
+                               profile_path=self.opts.profile_path)]
+
+    def _make_desk(self) -> DriverDesk:
+        return DriverDesk("127.0.0.1", self.central.port, self.requested_at,
+                          lambda d: self.driver_secrets.get(d, "not provisioned"))
+
+    events_class = DriverEvents
+
     async def _run(self) -> None:
         await asyncio.to_thread(ensure_topics, self.bootstrap, names.all_topics())
-        await asyncio.to_thread(self.central.start)
+        for central in self.centrals:
+            await asyncio.to_thread(central.start)
         self.result["central_ready_s"] = round(self.central.ready_after_s or 0, 2)
         opts = self.opts
         producers = ProducerPool(self.bootstrap, names.cp_events(),
                                  count=-(-opts.cps // CPS_PER_PRODUCER))
         self.fleet = Fleet("127.0.0.1", self.central.port, self.secrets, producers,
-                           self.requested_at)
-        self.desk = DriverDesk("127.0.0.1", self.central.port, self.requested_at,
-                               lambda d: self.driver_secrets.get(d, "not provisioned"))
+                           self.requested_at,
+                           centrals=[("127.0.0.1", central.port) for central in self.centrals])
+        self.desk = self._make_desk()
         self.events = await asyncio.to_thread(
-            DriverEvents, self.bootstrap, names.driver_events(),
+            self.events_class, self.bootstrap, names.driver_events(),
             names.namespace() + "evbench-drivers", self.driver_prefix)
         try:
             connect_s = await self.fleet.connect_all(concurrency=500,
@@ -135,7 +149,8 @@ class Step:
             self.desk.close()
             await asyncio.to_thread(self.events.stop)
             self.result["producer_left_unsent"] = await asyncio.to_thread(producers.close)
-            self.result["central_exit"] = await asyncio.to_thread(self.central.stop)
+            exits = [await asyncio.to_thread(central.stop) for central in self.centrals]
+            self.result["central_exit"] = exits[0] if len(exits) == 1 else exits
             self.result["central_log_errors"] = self._central_errors()
 
     async def _ramp(self) -> None:
@@ -191,7 +206,9 @@ class Step:
     def _start_windows(self) -> dict:
         self.fleet.heartbeat_rtt.clear()
         self.fleet.tick_lag.clear()
-        windows = {"central": CpuWindow(self.central.pid).start(),
+        windows = {**{f"central{i}": CpuWindow(central.pid).start()
+                      for i, central in enumerate(self.centrals[1:], 2) if central.alive()},
+                   "central": CpuWindow(self.central.pid).start(),
                    "generator": CpuWindow(os.getpid()).start(),
                    "machine": MachineWindow().start()}
         if self.opts.broker_pid:
@@ -267,7 +284,7 @@ class Step:
 
     def _central_errors(self) -> int:
         count = 0
-        for proc in self.central.group.procs:
+        for proc in (p for central in self.centrals for p in central.group.procs):
             try:
                 with open(proc.log_path, "rb") as log:
                     count += sum(1 for line in log if line.startswith(b"<3>"))
