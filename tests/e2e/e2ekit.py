@@ -65,3 +65,16 @@ def assert_billed_once(net: Network, cp_id: str, meter_before: float,
     assert abs(shown[0]["energy_kwh"] - session["energy_kwh"]) <= ENERGY_TOLERANCE_KWH
     assert abs(shown[0]["cost"] - session["cost"]) <= billing.COST_TOLERANCE
     return session
+
+
+def unplug_and_check_billed_once(net: Network, cp_id: str, session_id: str, run: DriverRun,
+                                 meter_before: float) -> dict:
+    """The car leaves: the session ends `unplugged`, the driver's command exits 0, the
+    session is billed once with one ticket, and the CP is AVAILABLE again."""
+    net.sim(cp_id, "unplug")
+    session = wait_finalised(net, session_id, timeout=120)
+    assert session["reason"] == "unplugged"
+    assert run.wait(120) == 0, run.proc.log()
+    billed = assert_billed_once(net, cp_id, meter_before, run.events())
+    net.wait_state(cp_id, "AVAILABLE")
+    return billed

@@ -5,7 +5,7 @@ completes there, billed once, and the driver gets its one ticket."""
 import time
 
 import pytest
-from e2ekit import assert_billed_once, session_id_of, wait_charging, wait_finalised
+from e2ekit import session_id_of, unplug_and_check_billed_once, wait_charging
 
 from evharness.procs import wait_until
 
@@ -27,9 +27,4 @@ def test_standby_central_on_the_same_postgresql_takes_over_a_charging_cp(make_ne
     wait_until(lambda: f"registered with Central at {net.central_address}"
                in net.procs["monitor-CP1"].log(), timeout=10, what="the Monitor on Central B")
 
-    net.sim("CP1", "unplug")
-    session = wait_finalised(net, session_id, timeout=120)
-    assert session["reason"] == "unplugged"
-    assert run.wait(120) == 0, run.proc.log()
-    assert_billed_once(net, "CP1", meter_before, run.events())
-    net.wait_state("CP1", "AVAILABLE")
+    unplug_and_check_billed_once(net, "CP1", session_id, run, meter_before)

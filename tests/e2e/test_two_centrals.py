@@ -14,7 +14,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from e2ekit import assert_billed_once, session_id_of, wait_charging, wait_finalised
+from e2ekit import session_id_of, unplug_and_check_billed_once, wait_charging, wait_finalised
 
 from evharness.central_client import CentralClient
 from evharness.procs import wait_until
@@ -71,12 +71,7 @@ def test_two_active_centrals_route_commands_and_fail_over(make_network):
           f"{time.monotonic() - killed:.1f} s after A's kill -9")
     assert f"registered with Central at {net.peer_address}" in net.procs["monitor-CP1"].log()
 
-    net.sim("CP1", "unplug")
-    session = wait_finalised(net, session_id, timeout=120)
-    assert session["reason"] == "unplugged"
-    assert run.wait(120) == 0, run.proc.log()
-    assert_billed_once(net, "CP1", meter_before, run.events())
-    net.wait_state("CP1", "AVAILABLE")
+    unplug_and_check_billed_once(net, "CP1", session_id, run, meter_before)
 
 
 def _row(client: CentralClient, cp_id: str) -> dict:
