@@ -41,6 +41,7 @@ class AuthLists:
         self.hub = hub
         self._entries: list[dict] = []
         self._digest = ""
+        self._chunks: list[list[dict]] = [[]]  # the entries cut into pages, for _digest
         self._read_at = -math.inf
         self._pushed: dict[str, tuple[str, float]] = {}  # cp_id -> (version, monotonic)
 
@@ -55,8 +56,13 @@ class AuthLists:
                     continue
                 card = driver.card_uid if kind_ok(driver.card_uid, "id") else None
                 entries.append({"driver_id": driver.driver_id, "card_uid": card})
-            self._entries = entries[:PAGE_ENTRIES * MAX_PAGES]
-            self._digest = hashlib.sha256(dumps(self._entries)).hexdigest()
+            entries = entries[:PAGE_ENTRIES * MAX_PAGES]
+            digest = hashlib.sha256(dumps(entries)).hexdigest()
+            if digest != self._digest:
+                # Cut once per change, not once per CP: with a thousand Monitors
+                # registering at once, cutting per push cost seconds of the event loop.
+                self._entries, self._digest = entries, digest
+                self._chunks = _cut(entries)
         return self._entries, self._digest
 
     def version_of(self, cp: ChargePoint) -> str:
@@ -65,19 +71,10 @@ class AuthLists:
         return hashlib.sha256(f"{digest}|{price!r}".encode()).hexdigest()[:16]
 
     def pages(self, cp: ChargePoint) -> list[dict]:
-        entries, _digest = self.entries()
+        self.entries()
+        chunks = self._chunks
         version = self.version_of(cp)
         price = self.hub.registry.price_of(cp)
-        chunks: list[list[dict]] = [[]]
-        size = 0
-        for entry in entries:
-            cost = len(dumps(entry))
-            if len(chunks[-1]) >= PAGE_ENTRIES or size + cost > PAGE_BYTES:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(entry)
-            size += cost
-        chunks = chunks[:MAX_PAGES]
         return [make_timestamped(t.LOCAL_AUTH_LIST, cp_id=cp.cp_id, version=version,
                                  page=number, pages=len(chunks), entries=chunk,
                                  price_per_kwh=price)
@@ -109,3 +106,18 @@ class AuthLists:
                     f"({len(entries)} driver(s), {len(pages)} page(s); it held "
                     f"{version or 'none'})")
         return len(pages)
+
+
+def _cut(entries: list[dict]) -> list[list[dict]]:
+    """Entries in pages of at most PAGE_ENTRIES and PAGE_BYTES of CBOR (one empty page
+    for an empty list: the Monitor still learns the version and the price)."""
+    chunks: list[list[dict]] = [[]]
+    size = 0
+    for entry in entries:
+        cost = len(dumps(entry))
+        if len(chunks[-1]) >= PAGE_ENTRIES or size + cost > PAGE_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += cost
+    return chunks[:MAX_PAGES]

@@ -6,13 +6,12 @@ later message must name the authenticated cp_id. Notifications are one-way
 """
 from __future__ import annotations
 
-import asyncio
-
 from evcentral.auth import BAD_CREDENTIALS, BAD_CREDENTIALS_TEXT, CP, AuthFailure
 from evcentral.auth_gate import authenticate
 from evcentral.auth_lists import AuthLists
 from evcentral.charging import ChargeDesk, ChargeRefused
 from evcentral.config import Hub
+from evcentral.list_pushes import ListPushes
 from evcentral.registry import Channel, ChargePoint
 from evcentral.replies import ok, refused
 from evcentral.session_store import Session
@@ -36,6 +35,7 @@ class CpHandlers:
         self.sessions = hub.sessions
         self.desk = desk
         self.auth_lists = AuthLists(hub)  # the Monitors' offline authorisation lists
+        self.list_pushes = ListPushes(self.auth_lists.announced)
 
     def _cp_of(self, msg: dict, channel: Channel) -> ChargePoint:
         """The authenticated CP this message is about; RejectedError otherwise."""
@@ -184,8 +184,7 @@ class CpHandlers:
     def _announced(self, cp: ChargePoint, msg: dict) -> None:
         """The Monitor said which offline list it holds: the current one follows (after
         this reply) if it differs."""
-        asyncio.get_running_loop().call_soon(self.auth_lists.announced, cp,
-                                             msg.get("auth_list_version"))
+        self.list_pushes.announced(cp, msg.get("auth_list_version"))
 
     def _sync_operator_state(self, cp: ChargePoint, reported: str) -> None:
         """An operator may have stopped or resumed the CP while its Monitor was away:

@@ -41,7 +41,7 @@ class SimSession:
 
 class SimCp:
     __slots__ = ("index", "cp_id", "key", "secret", "backoff", "link", "registered_at",
-                 "cp_status", "session")
+                 "cp_status", "session", "auth_list_version")
 
     def __init__(self, index: int, cp_id: str, secret: str, backoff: Backoff):
         self.index = index
@@ -53,6 +53,9 @@ class SimCp:
         self.registered_at: float | None = None  # time.monotonic() of the last registration
         self.cp_status: str | None = None  # register_response.cp_status
         self.session: SimSession | None = None
+        # The offline list it holds, announced in heartbeats as a Monitor does (without
+        # it Central would push the whole list again every half minute).
+        self.auth_list_version: str | None = None
 
 
 class CpHandlers:
@@ -68,7 +71,10 @@ class CpHandlers:
         link.answer(msg)
 
     def local_auth_list(self, cp: SimCp, link: CpLink, msg: dict) -> None:
-        """The offline list: a simulated CP never charges offline, so it keeps none."""
+        """The offline list: a simulated CP never charges offline, so it keeps only
+        the version of a complete list, to announce."""
+        if msg["page"] == msg["pages"]:
+            cp.auth_list_version = msg["version"]
 
     def heartbeat_response(self, cp: SimCp, link: CpLink, msg: dict) -> None:
         sent = link.heartbeats.pop(msg["message_id"], None)

@@ -183,6 +183,8 @@ class Fleet:
                     status=t.CP_CHARGING if charging else t.CP_AVAILABLE,
                     timestamp=int(time.time()),
                     session_id=session.session_id if charging else None)
+        if cp.auth_list_version is not None:
+            beat["auth_list_version"] = cp.auth_list_version
         link.heartbeats[beat["message_id"]] = now
         link.send(beat)
         if charging and self.telemetry_on:
