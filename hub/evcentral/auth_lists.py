@@ -11,7 +11,8 @@ card added or removed (by `evcharge central add-driver` on the database or by
 an admin; the drivers table is re-read every REFRESH_S), when the CP's price
 changes, and again every RETRY_S while a push is not acknowledged by the
 announced version. A list larger than one frame goes in pages (at most PAGE_ENTRIES
-entries and PAGE_BYTES of them, so that a page stays within the 4096-byte frame).
+entries and PAGE_BYTES of them, so that a page stays within the 4096-byte frame);
+evcentral.list_pushes sends them, paced.
 """
 from __future__ import annotations
 
@@ -80,32 +81,36 @@ class AuthLists:
                                  price_per_kwh=price)
                 for number, chunk in enumerate(chunks, 1)]
 
-    def announced(self, cp: ChargePoint, version: str | None) -> int:
-        """The Monitor holds `version` (None: none): push the current list when it
-        differs and was not pushed within RETRY_S. Returns the pages sent."""
+    def due(self, cp: ChargePoint, version: str | None) -> list[dict]:
+        """The Monitor holds `version` (None: none): the pages of the current list to
+        push when it differs and was not pushed within RETRY_S, else none. Taking them
+        counts as pushed; forget() undoes that when they did not all go out."""
         try:
             current = self.version_of(cp)
             if version == current:
                 self._pushed.pop(cp.cp_id, None)
-                return 0
+                return []
             pushed = self._pushed.get(cp.cp_id)
             now = time.monotonic()
             if pushed is not None and pushed[0] == current and now - pushed[1] < RETRY_S:
-                return 0
+                return []
             pages = self.pages(cp)
-            for page in pages:
-                if not self.hub.registry.send_to(cp, page):
-                    return 0  # gone: pushed again when it announces itself
-            self._pushed[cp.cp_id] = (current, now)
         except Exception as exc:  # the list is a convenience: never the heartbeat's failure
             log("error", f"{cp.cp_id}: offline authorisation list not pushed: "
                          f"{type(exc).__name__}: {exc}")
-            return 0
+            return []
+        self._pushed[cp.cp_id] = (current, now)
+        return pages
+
+    def forget(self, cp: ChargePoint) -> None:
+        """A push did not complete (the Monitor left): push again when it announces."""
+        self._pushed.pop(cp.cp_id, None)
+
+    def log_pushed(self, cp: ChargePoint, pages: int, held: str | None) -> None:
         entries, _digest = self.entries()
-        log("info", f"{cp.cp_id}: offline authorisation list version {current} pushed "
-                    f"({len(entries)} driver(s), {len(pages)} page(s); it held "
-                    f"{version or 'none'})")
-        return len(pages)
+        version = self._pushed.get(cp.cp_id, ("?", 0.0))[0]
+        log("info", f"{cp.cp_id}: offline authorisation list version {version} pushed "
+                    f"({len(entries)} driver(s), {pages} page(s); it held {held or 'none'})")
 
 
 def _cut(entries: list[dict]) -> list[list[dict]]:

@@ -14,6 +14,7 @@ import sys
 from evcentral import logsink, provision_cli
 from evcentral.admin_cli import RemovedSecretFlag
 from evcentral.config import (
+    DEFAULT_AUTH_LIST_RATE,
     DEFAULT_HEARTBEAT_TIMEOUT_S,
     DEFAULT_KAFKA_REQUEST_TTL_S,
     DEFAULT_PRICE_PER_KWH,
@@ -101,6 +102,12 @@ def run_parser() -> argparse.ArgumentParser:
                    default=DEFAULT_KAFKA_REQUEST_TTL_S,
                    help="charge requests read from Kafka older than this many seconds (and "
                         "without expires_at) are refused, not started (default %(default)s)")
+    p.add_argument("--auth-list-rate", type=positive, default=DEFAULT_AUTH_LIST_RATE,
+                   metavar="PAGES",
+                   help="pages of the Monitors' offline authorisation lists sent per second "
+                        "over all CPs, so that a reconnect storm or a driver added never "
+                        "crowds out telemetry (a page: up to 32 drivers, about 3 KB; "
+                        "default %(default)g)")
     p.add_argument("--require-known-drivers", action="store_true",
                    help="refuse a driver id typed at a charge point (walk-up) unless added "
                         "with `evcharge central add-driver`; socket and Kafka drivers "
@@ -227,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         auth_timeout=ns.auth_timeout, max_connections_per_address=ns.max_connections_per_address,
         cap_loopback=ns.cap_loopback,
         kafka_request_ttl=ns.kafka_request_ttl,
+        auth_list_rate=ns.auth_list_rate,
         kafka_timeout=ns.kafka_timeout, log_level=ns.log_level, time_scale=ns.time_scale,
         ssl_context=ssl_context, http=ns.http,
         ocpp=ns.ocpp, ocpp_heartbeat_interval=max(1, ns.ocpp_heartbeat_interval),

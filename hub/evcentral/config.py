@@ -24,6 +24,9 @@ DEFAULT_PRICE_PER_KWH = 0.30
 DEFAULT_HEARTBEAT_TIMEOUT_S = 3.0
 DEFAULT_START_TIMEOUT_S = 30.0
 DEFAULT_KAFKA_REQUEST_TTL_S = 10.0  # the Driver's default answer timeout
+# Pages of the offline authorisation lists sent per second over all CPs (about 3 KB each:
+# 3 MB/s, a sixth of a core here): a reconnect storm never crowds out telemetry.
+DEFAULT_AUTH_LIST_RATE = 1000.0
 
 
 def default_central_id(host: str, port: int) -> str:
@@ -55,6 +58,9 @@ class Config:
     cap_loopback: bool = False
     auth_skew: int = 120
     kafka_request_ttl: float = DEFAULT_KAFKA_REQUEST_TTL_S  # stale Kafka charge requests
+    # Pages of the Monitors' offline authorisation lists sent per second, over all CPs
+    # (--auth-list-rate; evcentral.list_pushes).
+    auth_list_rate: float = DEFAULT_AUTH_LIST_RATE
     start_timeout: float = DEFAULT_START_TIMEOUT_S  # unanswered start -> failed session
     kafka_timeout: float = 15.0  # wait this long for Kafka before listening anyway
     history_limit: int = 20

@@ -35,7 +35,8 @@ class CpHandlers:
         self.sessions = hub.sessions
         self.desk = desk
         self.auth_lists = AuthLists(hub)  # the Monitors' offline authorisation lists
-        self.list_pushes = ListPushes(self.auth_lists.announced)
+        self.list_pushes = ListPushes(self.auth_lists, hub.registry,
+                                      rate=hub.config.auth_list_rate)
 
     def _cp_of(self, msg: dict, channel: Channel) -> ChargePoint:
         """The authenticated CP this message is about; RejectedError otherwise."""

@@ -104,6 +104,10 @@ class Connection:
         self.writer.write(frame)
         return True
 
+    def backlog(self) -> int:
+        """Bytes sent and not yet taken by the peer (what a slow reader leaves queued)."""
+        return self.transport.get_write_buffer_size()
+
     def close(self, reason: str) -> None:
         """Close after what was already sent has been flushed."""
         if not self.closing:

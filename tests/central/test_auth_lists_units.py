@@ -1,6 +1,6 @@
 """evcentral.auth_lists in-process, with a stand-in for Central's database and registry:
 the version follows the content and the CP's price, pages stay within a frame, a push
-happens only when the Monitor's version differs, and again after RETRY_S."""
+is due only when the Monitor's version differs, and again after RETRY_S."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -68,15 +68,16 @@ def test_pages_stay_within_a_frame_and_an_empty_list_is_one_page():
     assert page["entries"] == [] and page["pages"] == 1
 
 
-def test_pushed_when_the_version_differs_and_again_after_the_retry(monkeypatch):
-    lists, registry = make_lists([DriverRecord("D1", "", "C1")])
+def test_due_when_the_version_differs_and_again_after_the_retry(monkeypatch):
+    lists, _registry = make_lists([DriverRecord("D1", "", "C1")])
     version = lists.version_of(CP)
-    assert lists.announced(CP, version) == 0 and registry.sent == []
-    assert lists.announced(CP, None) == 1 and registry.sent[0]["version"] == version
-    assert lists.announced(CP, "OLD") == 0  # just pushed: waiting for it to be announced
+    assert lists.due(CP, version) == []
+    (page,) = lists.due(CP, None)
+    assert page["version"] == version
+    assert lists.due(CP, "OLD") == []  # just taken: waiting for it to be announced
     monkeypatch.setattr(auth_lists, "RETRY_S", 0.0)
-    assert lists.announced(CP, "OLD") == 1
-    down, registry = make_lists([DriverRecord("D1", "", "C1")], up=False)
-    assert down.announced(CP, None) == 0
-    registry.up = True
-    assert down.announced(CP, None) == 1  # not marked pushed while the CP was gone
+    assert len(lists.due(CP, "OLD")) == 1
+    monkeypatch.setattr(auth_lists, "RETRY_S", 30.0)
+    lists.forget(CP)  # the push did not complete: due again at the next announcement
+    assert len(lists.due(CP, "OLD")) == 1
+    assert lists.due(CP, version) == []  # announced: done
