@@ -59,7 +59,8 @@ ROUTES: dict[str, tuple[str, str, str, str]] = {
                               "reply to local_charge_request"),
     t.LOCAL_AUTH_LIST: ("Central", "Monitor", "socket",
                         "a page of the offline authorisation list (cards and drivers allowed "
-                        "with no Central)"),
+                        "with no Central); with base_version, of a change to that version "
+                        "(entries added or changed, removed driver ids)"),
     t.CHARGE_REQUEST: ("Driver", "Central", "socket (Kafka fallback)", "a driver asks to charge"),
     t.STOP_CHARGING_REQUEST: ("Driver", "Central", "socket (Kafka fallback)",
                               "a driver stops early"),

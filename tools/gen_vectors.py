@@ -151,6 +151,15 @@ _ID = "must be 1-64 of A-Z a-z 0-9 . _ : -"
 _TS = "must be an integer >= 946684800 and <= 4102444800"
 
 
+def variant_examples() -> list[tuple[str, str, dict[str, Any]]]:
+    """(name, type, changes): a type's example with its optional fields in another use."""
+    return [
+        ("local_auth_list, a change to the version held", t.LOCAL_AUTH_LIST,
+         {"version": "9a0b1c2d3e4f5a6b", "base_version": "5f1c0a9e2b7d4c38",
+          "entries": [{"driver_id": "D8", "card_uid": "04C0FFEE"}], "removed": ["D7"]}),
+    ]
+
+
 def refused_examples() -> list[tuple[str, str, dict[str, Any], str]]:
     """(name, type, changed fields, the exact error) of messages validate() refuses:
     one example message per line with one field broken (or dropped when None)."""
@@ -207,6 +216,8 @@ def refused_examples() -> list[tuple[str, str, dict[str, Any], str]]:
          f"local_auth_list: field 'version' {_ID}"),
         ("auth list entries not a list", t.LOCAL_AUTH_LIST, {"entries": "D42"},
          "local_auth_list: field 'entries' must be a list"),
+        ("auth list removed not a list", t.LOCAL_AUTH_LIST, {"removed": "D7"},
+         "local_auth_list: field 'removed' must be a list"),
         ("offline not a boolean", t.CHARGE_COMPLETION, {"offline": 1},
          "charge_completion: field 'offline' must be a boolean"),
     ]
@@ -343,6 +354,10 @@ def build() -> dict[str, Any]:
         schema.validate(msg)  # a vector that the catalogue refuses is a bug here
         vectors.append(vector(msg_type, "message", msg))
         built[msg_type] = msg
+    for name, msg_type, changes in variant_examples():
+        msg = {**built[msg_type], **changes}
+        schema.validate(msg)
+        vectors.append(vector(name, "message", msg))
     for name, value in edge_values():
         wrapped = value if isinstance(value, dict) else {"value": value}
         vectors.append(vector(name, "edge", wrapped))

@@ -5,7 +5,8 @@ Central pushes it in pages (`local_auth_list`: version, page k of n, entries
 pages arrived, then kept in memory and written atomically (a temporary file,
 fsync, rename; mode 0600) beside the outbox, so a restarted Monitor still has
 it. The Monitor announces the version it holds (register_request,
-heartbeat_request: `auth_list_version`); Central pushes when it differs.
+heartbeat_request: `auth_list_version`); Central pushes when it differs: the
+whole list, or only the change from the version held (`base_version`).
 """
 from __future__ import annotations
 
@@ -73,6 +74,14 @@ def check_entry(entry: object) -> tuple[str, str | None]:
     return driver_id, card_uid
 
 
+def check_removed(driver_id: object) -> str:
+    """One driver id of a change's `removed`; RejectedError if it is not an id."""
+    if not kind_ok(driver_id, "id"):
+        raise RejectedError("local_auth_list: every 'removed' item must be a driver id, "
+                            "1-64 of A-Z a-z 0-9 . _ : -")
+    return driver_id
+
+
 class AuthList:
     def __init__(self, path: str | Path | None):
         self.path = path
@@ -80,7 +89,8 @@ class AuthList:
         self.price_per_kwh: float | None = None
         self.drivers: set[str] = set()
         self.cards: dict[str, str] = {}  # card_uid -> driver_id
-        self._staging: tuple[str, int, dict[int, list]] | None = None  # version, pages, got
+        # (version, pages, base_version, {page: (entries, removed)}) of a list arriving
+        self._staging: tuple[str, int, str | None, dict[int, tuple]] | None = None
         self._load()
 
     def _load(self) -> None:
@@ -109,31 +119,59 @@ class AuthList:
         self.cards = {c: d for d, c in entries if c is not None}
 
     def page(self, msg: dict) -> bool:
-        """One page from Central; True once a whole new version is taken (and stored)."""
+        """One page from Central; True once a whole new version is taken (and stored).
+
+        A page with `base_version` is part of a change to that version (entries added
+        or changed, `removed` driver ids): taken only by a Monitor holding that version;
+        another one ignores it and announces what it holds, and Central sends the whole
+        list or a change from there."""
         version, page, pages = msg["version"], msg["page"], msg["pages"]
-        entries = msg["entries"]
+        base = msg.get("base_version")
         if page > pages:
             raise RejectedError(f"local_auth_list: page {page} of {pages}")
-        checked = [check_entry(e) for e in entries]
+        checked = [check_entry(e) for e in msg["entries"]]
+        removed = [check_removed(r) for r in msg.get("removed") or []]
         if version == self.version:
             return False  # already held (a page pushed twice)
-        if self._staging is None or self._staging[:2] != (version, pages):
-            self._staging = (version, pages, {})
-        got = self._staging[2]
-        got[page] = checked
-        if sum(len(v) for v in got.values()) > MAX_ENTRIES:
+        if base is not None and base != self.version:
+            log("info", f"offline authorisation list: a change from version {base} ignored "
+                        f"(this Monitor holds {self.version or 'none'})")
+            self._staging = None
+            return False
+        if self._staging is None or self._staging[:3] != (version, pages, base):
+            self._staging = (version, pages, base, {})
+        got = self._staging[3]
+        got[page] = (checked, removed)
+        if sum(len(v[0]) + len(v[1]) for v in got.values()) > MAX_ENTRIES:
             self._staging = None
             raise RejectedError(f"local_auth_list: more than {MAX_ENTRIES} entries")
         if len(got) < pages:
             return False
         self._staging = None
-        entries_all = [e for k in sorted(got) for e in got[k]]
+        entries_all = [e for k in sorted(got) for e in got[k][0]]
+        if base is not None:
+            entries_all = self._changed(entries_all, [r for k in got for r in got[k][1]])
+            if len(entries_all) > MAX_ENTRIES:
+                raise RejectedError(f"local_auth_list: more than {MAX_ENTRIES} entries")
         self._take(version, msg["price_per_kwh"], entries_all)
         self._save(entries_all)
-        log("info", f"offline authorisation list version {version} taken: "
+        log("info", f"offline authorisation list version {version} taken"
+                    f"{' (a change from ' + base + ')' if base else ''}: "
                     f"{len(self.drivers)} driver(s), {len(self.cards)} card(s), "
                     f"{self.price_per_kwh:g} per kWh")
         return True
+
+    def _changed(self, upserts: list[tuple[str, str | None]],
+                 removed: list[str]) -> list[tuple[str, str | None]]:
+        """The list held, with a change applied (removals first, then the entries)."""
+        held: dict[str, str | None] = {d: None for d in self.drivers}
+        for card, driver in self.cards.items():
+            held[driver] = card
+        for driver in removed:
+            held.pop(driver, None)
+        for driver, card in upserts:
+            held[driver] = card
+        return sorted(held.items())
 
     def _save(self, entries: list[tuple[str, str | None]]) -> None:
         if self.path is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import OrderedDict
 
 from evcentral.config import Hub
 from evcentral.registry import ChargePoint
@@ -35,6 +36,11 @@ RETRY_S = 30.0  # a version pushed but not announced back is pushed again after 
 PAGE_ENTRIES = 32
 PAGE_BYTES = 3200
 MAX_PAGES = 10_000  # the catalogue's `lim`
+# Earlier lists remembered, so that a Monitor holding one of them is sent only the
+# change (a driver added to a network of thousands: one page, not the whole list).
+HISTORY = 8
+
+Change = list[tuple[list[dict], list[str]]]  # pages of (entries, removed driver ids)
 
 
 class AuthLists:
@@ -44,6 +50,9 @@ class AuthLists:
         self._digest = ""
         self._chunks: list[list[dict]] = [[]]  # the entries cut into pages, for _digest
         self._read_at = -math.inf
+        # digest -> {driver_id: card_uid} of the last HISTORY lists, the current one last
+        self._history: OrderedDict[str, dict[str, str | None]] = OrderedDict()
+        self._changes: dict[str, Change | None] = {}  # old digest -> change to the current
         self._pushed: dict[str, tuple[str, float]] = {}  # cp_id -> (version, monotonic)
 
     def entries(self) -> tuple[list[dict], str]:
@@ -64,22 +73,55 @@ class AuthLists:
                 # registering at once, cutting per push cost seconds of the event loop.
                 self._entries, self._digest = entries, digest
                 self._chunks = _cut(entries)
+                self._history[digest] = {e["driver_id"]: e["card_uid"] for e in entries}
+                self._history.move_to_end(digest)
+                while len(self._history) > HISTORY:
+                    self._history.popitem(last=False)
+                self._changes = {}
         return self._entries, self._digest
 
     def version_of(self, cp: ChargePoint) -> str:
         _entries, digest = self.entries()
-        price = self.hub.registry.price_of(cp)
-        return hashlib.sha256(f"{digest}|{price!r}".encode()).hexdigest()[:16]
+        return _version(digest, self.hub.registry.price_of(cp))
 
-    def pages(self, cp: ChargePoint) -> list[dict]:
+    def pages(self, cp: ChargePoint, held: str | None = None) -> list[dict]:
+        """The current list for the CP: only the change from `held` when that is one of
+        the remembered lists at the CP's current price and the change is smaller."""
         self.entries()
-        chunks = self._chunks
-        version = self.version_of(cp)
         price = self.hub.registry.price_of(cp)
+        version = _version(self._digest, price)
+        change = self._change_for(held, price) if held is not None else None
+        if change is not None:
+            return [make_timestamped(t.LOCAL_AUTH_LIST, cp_id=cp.cp_id, version=version,
+                                     page=number, pages=len(change), entries=entries,
+                                     price_per_kwh=price, base_version=held,
+                                     **({"removed": removed} if removed else {}))
+                    for number, (entries, removed) in enumerate(change, 1)]
+        chunks = self._chunks
         return [make_timestamped(t.LOCAL_AUTH_LIST, cp_id=cp.cp_id, version=version,
                                  page=number, pages=len(chunks), entries=chunk,
                                  price_per_kwh=price)
                 for number, chunk in enumerate(chunks, 1)]
+
+    def _change_for(self, held: str, price: float) -> Change | None:
+        for digest in self._history:
+            if digest != self._digest and _version(digest, price) == held:
+                if digest not in self._changes:
+                    self._changes[digest] = self._change_from(self._history[digest])
+                return self._changes[digest]
+        return None  # not a list this Central remembers (or the price changed)
+
+    def _change_from(self, old: dict[str, str | None]) -> Change | None:
+        current = self._history[self._digest]
+        upserts = [{"driver_id": d, "card_uid": c} for d, c in current.items()
+                   if d not in old or old[d] != c]
+        removed = [d for d in old if d not in current]
+        if not upserts and not removed or len(upserts) + len(removed) >= len(current):
+            return None  # the whole list is no longer than the change
+        change: Change = [(chunk, []) for chunk in _cut(upserts) if chunk]
+        change += [([], removed[i:i + PAGE_ENTRIES])
+                   for i in range(0, len(removed), PAGE_ENTRIES)]
+        return change
 
     def due(self, cp: ChargePoint, version: str | None) -> list[dict]:
         """The Monitor holds `version` (None: none): the pages of the current list to
@@ -94,7 +136,7 @@ class AuthLists:
             now = time.monotonic()
             if pushed is not None and pushed[0] == current and now - pushed[1] < RETRY_S:
                 return []
-            pages = self.pages(cp)
+            pages = self.pages(cp, version)
         except Exception as exc:  # the list is a convenience: never the heartbeat's failure
             log("error", f"{cp.cp_id}: offline authorisation list not pushed: "
                          f"{type(exc).__name__}: {exc}")
@@ -126,3 +168,8 @@ def _cut(entries: list[dict]) -> list[list[dict]]:
         chunks[-1].append(entry)
         size += cost
     return chunks[:MAX_PAGES]
+
+
+def _version(digest: str, price: float) -> str:
+    """A CP's list version: the entries' digest and the CP's price."""
+    return hashlib.sha256(f"{digest}|{price!r}".encode()).hexdigest()[:16]

@@ -21,9 +21,11 @@ TEXT = (
     "heartbeat_response: status:str | cp_status:str limit_kw:kw?\n"
     "stop_cp_command: cp_id:id | reason:txt? timestamp:ts\n"
     "resume_cp_command: cp_id:id | timestamp:ts\n"
-    # the offline authorisation list, in pages (entries: maps {driver_id, card_uid?})
+    # the offline authorisation list, in pages (entries: maps {driver_id, card_uid?});
+    # with base_version, a change to that version: entries added or changed, removed
+    # the driver ids no longer listed
     "local_auth_list: cp_id:id version:id page:lim pages:lim entries:list"
-    " price_per_kwh:price | timestamp:ts\n"
+    " price_per_kwh:price | timestamp:ts base_version:id removed:list\n"
     "local_charge_response: status:str message:txt cp_id:id | session_id:id? driver_id:id?"
     " reason:txt?\n"
     # Driver -> Central

@@ -81,3 +81,46 @@ def test_due_when_the_version_differs_and_again_after_the_retry(monkeypatch):
     lists.forget(CP)  # the push did not complete: due again at the next announcement
     assert len(lists.due(CP, "OLD")) == 1
     assert lists.due(CP, version) == []  # announced: done
+
+
+def test_a_monitor_holding_an_earlier_list_is_sent_only_the_change(monkeypatch):
+    monkeypatch.setattr(auth_lists, "REFRESH_S", 0.0)
+    drivers = [DriverRecord(f"D{i:03d}", "", f"C{i:03d}") for i in range(200)]
+    lists, registry = make_lists(drivers)
+    full = lists.pages(CP)
+    assert len(full) > 2 and all("base_version" not in p for p in full)
+    held = lists.version_of(CP)
+    drivers.append(DriverRecord("D999", "", None))  # added
+    drivers[5] = DriverRecord("D005", "", "NEWCARD")  # card changed
+    del drivers[7]  # D007 removed
+    pages = lists.pages(CP, held)
+    assert [p["base_version"] for p in pages] == [held] * len(pages)
+    assert {p["version"] for p in pages} == {lists.version_of(CP)} != {held}
+    for p in pages:
+        validate(p)
+        assert len(dumps(p)) <= 4096
+    entries = [e for p in pages for e in p["entries"]]
+    removed = [r for p in pages for r in p.get("removed", [])]
+    assert sorted(entries, key=lambda e: e["driver_id"]) == [
+        {"driver_id": "D005", "card_uid": "NEWCARD"}, {"driver_id": "D999", "card_uid": None}]
+    assert removed == ["D007"]
+    # A list this Central does not remember, or another price: the whole list.
+    assert all("base_version" not in p for p in lists.pages(CP, "0123456789abcdef"))
+    registry.price = 0.5
+    assert len(lists.pages(CP, held)) == len(full)
+
+
+def test_a_change_as_large_as_the_list_is_sent_whole(monkeypatch):
+    monkeypatch.setattr(auth_lists, "REFRESH_S", 0.0)
+    drivers = [DriverRecord("D1", "", "C1")]
+    lists, _registry = make_lists(drivers)
+    held = lists.version_of(CP)
+    drivers[0] = DriverRecord("D1", "", "C2")
+    drivers.append(DriverRecord("D2", "", None))
+    (page,) = lists.pages(CP, held)  # two entries changed of two: the whole list, no base
+    assert "base_version" not in page and len(page["entries"]) == 2
+    held = lists.version_of(CP)
+    drivers.append(DriverRecord("D3", "", None))
+    (page,) = lists.pages(CP, held)  # one of three: the change
+    assert page["base_version"] == held and page["entries"] == [
+        {"driver_id": "D3", "card_uid": None}]

@@ -119,6 +119,39 @@ def test_pages_make_one_version_stored_0600_and_loaded_after_a_restart(tmp_path,
     assert again.driver_of(None, "C2") is None and again.driver_of("D9", None) is None
 
 
+def test_a_change_to_the_list_held_is_applied_and_one_to_another_is_ignored(tmp_path,
+                                                                         station):
+    take_list(station, entries=[{"driver_id": "D1", "card_uid": "C1"},
+                                {"driver_id": "D2", "card_uid": "C2"},
+                                {"driver_id": "D3"}])
+    other_base = page("V3", entries=[{"driver_id": "D9", "card_uid": "C9"}])
+    other_base["base_version"] = "V0"
+    validate(other_base)
+    station.offline.list_page(other_base)  # not a change to what it holds: ignored
+    assert station.offline.auth_list.version == "V1"
+    first = page("V2", 1, 2, [{"driver_id": "D2", "card_uid": "NEW2"},
+                              {"driver_id": "D4", "card_uid": "C4"}], price=0.4)
+    second = page("V2", 2, 2, [], price=0.4)
+    for p in (first, second):
+        p["base_version"] = "V1"
+    second["removed"] = ["D1"]
+    validate(first), validate(second)
+    station.offline.list_page(first)
+    assert station.offline.auth_list.version == "V1"  # half a change is not a change
+    station.offline.list_page(second)
+    held = station.offline.auth_list
+    assert held.version == "V2" and held.price_per_kwh == 0.4
+    assert held.drivers == {"D2", "D3", "D4"}
+    assert held.cards == {"NEW2": "D2", "C4": "D4"}  # C1 left with D1, C2 replaced
+    again = AuthList(tmp_path / "outbox.sqlite3.auth-list.json")  # stored whole
+    assert again.version == "V2" and again.cards == held.cards and again.drivers == held.drivers
+    bad = page("V5", entries=[])
+    bad.update(base_version="V2", removed=["D 1"])
+    with pytest.raises(RejectedError, match="removed"):
+        station.offline.list_page(bad)
+    assert station.offline.auth_list.version == "V2"
+
+
 @pytest.mark.parametrize("entry, field", [
     ({"driver_id": "D 1"}, "driver_id"), ({"card_uid": "C1"}, "driver_id"),
     ({"driver_id": "D1", "card_uid": "C/1"}, "card_uid"), ("D1", "map"),

@@ -61,6 +61,9 @@ def test_offline_walk_up_is_billed_once_at_centrals_price_after_it_returns(make_
     # D42 (card CARD42) was added after the first push: Central pushes the list again.
     wait_until(lambda: " 1 card(s)" in monitor.log(), timeout=30, interval=0.2,
                what="the Monitor holding the offline list with D42's card")
+    # Only the change went (D42 added to the list the Monitor held), not the whole list.
+    assert re.search(r"version \w+ taken \(a change from \w+\): \d+ driver\(s\), 1 card",
+                     monitor.log()), monitor.log()
     retries = monitor.log().count("retrying in")
     net.kill_central()
     wait_until(lambda: monitor.log().count("retrying in") > retries, timeout=20,
@@ -115,6 +118,9 @@ def test_a_hung_central_is_not_waited_for_the_offline_list_decides_in_5_s(make_n
     monitor = net.proc("monitor-CP1")
     wait_until(lambda: " 1 card(s)" in monitor.log(), timeout=30, interval=0.2,
                what="the Monitor holding the offline list with D42's card")
+    # Only the change went (D42 added to the list the Monitor held), not the whole list.
+    assert re.search(r"version \w+ taken \(a change from \w+\): \d+ driver\(s\), 1 card",
+                     monitor.log()), monitor.log()
     central = net.proc("central")
     os.kill(central.pid, signal.SIGSTOP)  # connected, silent: a hung Central
     try:
