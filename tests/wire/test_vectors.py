@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
 from pathlib import Path
 
 import cbor2
@@ -22,9 +23,14 @@ VECTORS_FILE = ROOT / "tests" / "vectors" / "wire_vectors.json"
 def generator():
     from importlib.util import module_from_spec, spec_from_file_location
 
-    spec = spec_from_file_location("gen_vectors", ROOT / "tools" / "gen_vectors.py")
-    module = module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # As when it runs as a script: its directory (vector_examples.py) on the path.
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        spec = spec_from_file_location("gen_vectors", ROOT / "tools" / "gen_vectors.py")
+        module = module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
     return module
 
 
